@@ -1,0 +1,48 @@
+# Lablog: `make run` sets up everything and starts the app; `make test` runs the suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install install-test migrate static clean check-deploy
+
+$(VENV)/.installed: requirements.txt requirements/*.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements/test.txt
+	$(PIP) install -r requirements/test.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+static: install
+	$(PY) manage.py collectstatic --no-input -v 0
+
+run: migrate static
+	@echo ""
+	@echo "  Lablog is starting at http://127.0.0.1:$${PORT:-8000}/  (sign up there; the first account is staff)"
+	@echo "  Stop everything with Ctrl+C."
+	@echo ""
+	$(VENV)/bin/honcho start -f Procfile
+
+test: install-test
+	$(PY) tests/run.py
+
+check-deploy: install
+	DJANGO_ENV=production SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(64))') \
+	  ALLOWED_HOSTS=lablog.example.org DATABASE_URL=postgres://localhost/lablog \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,13 @@
+"""The Celery app. Queues: `default`, `embed` (search embedding), `index` (the one
+index writer, concurrency 1) and `gpu` (runnable jobs). Routes live with the tasks
+in `workers`; settings come from Django's settings under the CELERY_ prefix."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lablog.settings")
+
+app = Celery("lablog")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"])

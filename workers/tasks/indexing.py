@@ -1,0 +1,1 @@
+"""Search indexing tasks (queue `embed`, and `index` for the single index writer)."""

@@ -1,0 +1,1 @@
+"""Runnable-entry job tasks (queue `gpu` and friends)."""
