@@ -53,3 +53,10 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def var_dir():
+    """Where Lablog keeps its state (database, index, media, secret key) by default."""
+    from pathlib import Path
+
+    return Path(envstr("LABLOG_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var"))).resolve()

@@ -12,10 +12,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from lablog.env import envbool, envint, envlist, envstr
+from lablog.env import envbool, envint, envlist, envstr, var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(envstr("LABLOG_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR = var_dir()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 PRODUCTION = envstr("DJANGO_ENV", "development") == "production"
@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "notes",
     "search",
     "workers",
+    "exchange",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -205,4 +207,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+}
+
+# --- Per-app settings, each owned by its app (search/settings.py, ...) ---------------
+from search.settings import *  # noqa: E402,F403
+from workers.settings import *  # noqa: E402,F403
+from exchange.settings import *  # noqa: E402,F403
+
+# Periodic tasks (celery beat, started by `make run`): each app declares its own schedule.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("SEARCH_BEAT_SCHEDULE", {}),
+    **globals().get("WORKERS_BEAT_SCHEDULE", {}),
 }

@@ -12,5 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("search/", include("search.urls")),
     path("runs/", include("workers.urls")),
+    path("exchange/", include("exchange.urls")),
+    path("api/", include("api.urls")),
     path("", include("notes.urls")),
 ]
