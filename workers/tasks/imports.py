@@ -1,0 +1,1 @@
+"""Import tasks (queue `default`): a web upload is imported in the background."""
