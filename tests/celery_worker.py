@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from workers.liveness import alive_workers
+from workers.liveness import alive_workers, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,8 @@ class CeleryWorker:
                 child.kill()
             parent.kill()
             self.proc.wait(10)
+        # A killed worker cannot remove its heartbeat; drop it so later tests see no ghost worker.
+        redis_client().delete(f"lablog:worker:{self.hostname}")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
