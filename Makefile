@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install install-test migrate static clean check-deploy
+.PHONY: run test install install-test chromium migrate static clean check-deploy
 
 $(VENV)/.installed: requirements.txt requirements/*.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,6 +18,12 @@ $(VENV)/.installed: requirements.txt requirements/*.txt
 $(VENV)/.installed-test: $(VENV)/.installed requirements/test.txt
 	$(PIP) install -r requirements/test.txt
 	@touch $@
+
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium"; fi; }
 
 install: $(VENV)/.installed
 
@@ -36,7 +42,7 @@ run: migrate static
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile
 
-test: install-test
+test: install-test chromium
 	$(PY) tests/run.py
 
 check-deploy: install
