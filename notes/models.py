@@ -124,6 +124,14 @@ class NoteQuerySet(OwnedQuerySet):
     def with_title(self, title: str):
         return self.annotate(title_lower=Lower("title")).filter(title_lower=" ".join(title.split()).lower())
 
+    def existing_keys(self, titles) -> set[str]:
+        """Which of these wiki-link titles name an existing note (as NoteLink keys)."""
+        keys = {NoteLink.key_for(t) for t in titles}
+        if not keys:
+            return set()
+        found = self.annotate(title_lower=Lower("title")).filter(title_lower__in=keys).values_list("title", flat=True)
+        return {NoteLink.key_for(t) for t in found} & keys
+
     def create_note(self, user, *, title="", body="", tags=(), paper=None, client_id=None, source_key="", created=None):
         """Create a note once: a repeated request with the same client_id returns the first note."""
         if client_id:
@@ -270,6 +278,13 @@ class Note(models.Model):
             base_version=base_version, title=revision.title, body=revision.body, tags=parse_tags(revision.tags)
         )
 
+    def linked_html(self) -> str:
+        """The rendered body with wiki-links to notes that do not exist yet marked as missing."""
+        from notes.rendering import mark_missing_wikilinks
+
+        targets = self.outgoing_links.values_list("target_title", flat=True)
+        return mark_missing_wikilinks(self.html(), Note.objects.for_user(self.user_id).existing_keys(targets))
+
     def html(self) -> str:
         """The rendered body, from the per-version cache when it is current."""
         from notes.rendering import render_markdown
@@ -356,6 +371,29 @@ class Snippet(models.Model):
         result = super().delete(*args, **kwargs)
         transaction.on_commit(lambda: signals.snippet_deleted.send(sender=Snippet, snippet_id=pk, note_id=note_id))
         return result
+
+    def move(self, offset: int) -> None:
+        """Move this snippet `offset` places up (negative) or down its note's list."""
+        ids = list(Snippet.objects.filter(note_id=self.note_id).values_list("pk", flat=True))
+        at = ids.index(self.pk)
+        to = max(0, min(len(ids) - 1, at + offset))
+        ids.insert(to, ids.pop(at))
+        Snippet.reorder(self.note, ids)
+
+    def html(self) -> str:
+        """The snippet's body rendered: highlighted code, typeset equation, or escaped text."""
+        from django.utils.html import format_html, linebreaks
+        from django.utils.safestring import mark_safe
+
+        from notes.rendering import highlight_code, render_equation
+
+        if self.kind == Snippet.CODE:
+            return highlight_code(self.text, self.language)
+        if self.kind == Snippet.EQUATION:
+            return render_equation(self.text)
+        if self.kind == Snippet.QUOTE:
+            return format_html("<blockquote>{}</blockquote>", mark_safe(linebreaks(self.text, autoescape=True)))
+        return ""
 
     @classmethod
     def reorder(cls, note, ordered_ids: list[int]) -> None:

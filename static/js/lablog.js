@@ -1,0 +1,190 @@
+// Lablog's own behaviour: keyboard shortcuts, the editor's autosave and save state,
+// the edit-conflict choices, and which snippet fields show for a kind.
+(function () {
+  "use strict";
+
+  const AUTOSAVE_DELAY_MS = 1200;
+
+  function typingIn(target) {
+    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]") !== null;
+  }
+
+  // --- Keyboard --------------------------------------------------------------------------
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
+      const editor = document.getElementById("editor");
+      if (editor) {
+        event.preventDefault();
+        editor.requestSubmit();
+      }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) return;
+    const dialog = document.getElementById("shortcuts");
+    if (event.key === "/") {
+      const search = document.querySelector("header input[type=search]");
+      if (search) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+    } else if (event.key === "?") {
+      if (dialog && !dialog.open) dialog.showModal();
+    } else {
+      const link = document.querySelector(`[data-shortcut="${CSS.escape(event.key)}"]`);
+      if (link) {
+        event.preventDefault();
+        link.click();
+      }
+    }
+  });
+
+  // --- Editor: autosave, save state, conflicts ----------------------------------------------
+  function setupEditor(form) {
+    if (form.dataset.ready) return;
+    form.dataset.ready = "1";
+    const autosave = form.hasAttribute("data-autosave");
+    let timer = null;
+    let edits = 0;          // bumped by every keystroke
+    let editsAtSend = 0;    // the value of `edits` when the last save left
+    let dirty = false;
+
+    function state(name, text) {
+      const el = document.getElementById("save-state");
+      if (!el) return;
+      el.dataset.state = name;
+      el.textContent = text;
+    }
+    function conflictOpen() {
+      return document.querySelector("#conflict .conflict") !== null;
+    }
+    function schedule() {
+      clearTimeout(timer);
+      if (autosave && !conflictOpen()) {
+        timer = setTimeout(function () { htmx.trigger(form, "autosave"); }, AUTOSAVE_DELAY_MS);
+      }
+    }
+
+    form.addEventListener("input", function () {
+      edits += 1;
+      dirty = true;
+      if (!conflictOpen()) state("dirty", "Not saved yet");
+      schedule();
+    });
+
+    if (autosave) {
+      form.addEventListener("htmx:beforeRequest", function (event) {
+        if (event.detail.elt !== form) return;
+        if (conflictOpen()) { event.preventDefault(); return; }
+        clearTimeout(timer);
+        editsAtSend = edits;
+        state("saving", "Saving…");
+      });
+      form.addEventListener("htmx:afterSwap", function (event) {
+        if (event.detail.elt !== form) return;
+        if (event.detail.xhr.status === 409) {
+          const panel = document.querySelector("#conflict .conflict");
+          if (panel) panel.scrollIntoView({ behavior: "smooth", block: "start" });
+          return;
+        }
+        if (event.detail.xhr.status !== 200) return;
+        if (edits !== editsAtSend) {
+          // Typed while the save was in flight: that newer text still needs a save.
+          state("dirty", "Not saved yet");
+          schedule();
+        } else {
+          dirty = false;
+        }
+      });
+      form.addEventListener("htmx:sendError", function () {
+        state("error", "Not saved: the server cannot be reached. Retrying…");
+        timer = setTimeout(function () { htmx.trigger(form, "autosave"); }, 5000);
+      });
+      form.addEventListener("htmx:responseError", function (event) {
+        state("error", `Not saved: the server answered ${event.detail.xhr.status}. Your text is still here; try Save again.`);
+      });
+    } else {
+      form.addEventListener("submit", function () { dirty = false; });
+    }
+
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty) event.preventDefault();
+    });
+
+    document.addEventListener("click", function (event) {
+      const button = event.target.closest("[data-conflict]");
+      if (!button) return;
+      const panel = button.closest(".conflict");
+      const version = panel.dataset.conflictVersion;
+      if (button.dataset.conflict === "take-theirs") {
+        form.elements.title.value = JSON.parse(document.getElementById("theirs-title").textContent);
+        form.elements.body.value = JSON.parse(document.getElementById("theirs-body").textContent);
+        form.elements.tags.value = JSON.parse(document.getElementById("theirs-tags").textContent);
+        form.elements.base_version.value = version;
+        panel.remove();
+        clearTimeout(timer);
+        dirty = false;
+        state("saved", `Saved · version ${version} (the saved version)`);
+        // Not bubbling: refreshes the preview without counting as an edit to autosave.
+        form.elements.body.dispatchEvent(new Event("input"));
+      } else {
+        // Keep mine: save the editor's text on top of the version that won.
+        form.elements.base_version.value = version;
+        panel.remove();
+        form.requestSubmit();
+      }
+    });
+  }
+
+  // --- Snippet forms: show the fields of the chosen kind ------------------------------------
+  function setupSnippetFields(root) {
+    root.querySelectorAll("[data-snippet-fields]").forEach(function (box) {
+      const kind = box.querySelector("select[name$=kind]");
+      if (!kind) return;
+      function show() {
+        box.querySelectorAll("[data-kinds]").forEach(function (field) {
+          field.hidden = !field.dataset.kinds.split(" ").includes(kind.value);
+        });
+      }
+      kind.addEventListener("change", show);
+      show();
+    });
+  }
+
+  // --- Snippets: drag by the handle to reorder -----------------------------------------------
+  let dragged = null;
+  document.addEventListener("dragstart", function (event) {
+    const handle = event.target.closest && event.target.closest(".drag-handle");
+    if (!handle) return;
+    dragged = handle.closest(".snippet");
+    dragged.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setDragImage(dragged, 20, 20);
+  });
+  document.addEventListener("dragover", function (event) {
+    const over = dragged && event.target.closest(".snippet");
+    if (!over || over === dragged || over.parentNode !== dragged.parentNode) return;
+    event.preventDefault();
+    const box = over.getBoundingClientRect();
+    over.parentNode.insertBefore(dragged, event.clientY < box.top + box.height / 2 ? over : over.nextSibling);
+  });
+  document.addEventListener("dragend", function () {
+    if (!dragged) return;
+    const list = dragged.parentNode;
+    dragged.classList.remove("dragging");
+    dragged = null;
+    const order = Array.from(list.querySelectorAll(":scope > .snippet")).map(function (li) { return li.dataset.snippetId; });
+    htmx.ajax("POST", list.dataset.reorderUrl, { target: "#snippets", swap: "outerHTML", values: { order: order.join(",") } });
+  });
+
+  function init(root) {
+    const editor = document.getElementById("editor");
+    if (editor) setupEditor(editor);
+    setupSnippetFields(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    init(document);
+    htmx.onLoad(function (element) { setupSnippetFields(element); });
+  });
+})();

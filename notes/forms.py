@@ -1,0 +1,164 @@
+"""Forms for notes, papers and snippets. Querysets of choices are limited to the owner."""
+
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q
+from django.utils.html import format_html
+
+from notes import arxiv
+from notes.models import Note, Paper, Snippet, parse_tags
+
+
+class NoteForm(forms.Form):
+    title = forms.CharField(max_length=300, required=False, widget=forms.TextInput(attrs={"placeholder": "Title (or the first line of the body)"}))
+    body = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true"}))
+    tags = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "tags, comma or space separated"}))
+    paper = forms.ModelChoiceField(queryset=Paper.objects.none(), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["paper"].queryset = Paper.objects.for_user(user).order_by("title")
+
+    def clean_body(self):
+        body = self.cleaned_data["body"].replace("\r\n", "\n")
+        limit = settings.NOTE_BODY_MAX_BYTES
+        size = len(body.encode("utf-8"))
+        if size > limit:
+            raise forms.ValidationError(
+                f"This note is too long to save: {size:,} bytes, the limit is {limit:,}. Split it into several notes."
+            )
+        return body
+
+    def clean_tags(self):
+        return parse_tags(self.cleaned_data["tags"])
+
+    @staticmethod
+    def initial_for(note: Note) -> dict:
+        return {"title": note.title, "body": note.body, "tags": ", ".join(note.tag_names()), "paper": note.paper_id}
+
+
+class NewNoteForm(NoteForm):
+    # Generated when the form is shown: a double-submitted form creates one note.
+    client_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("client_id", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+
+
+class EditNoteForm(NoteForm):
+    base_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class PaperForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Paper
+        fields = ["title", "authors", "year", "venue", "arxiv_id", "doi", "url", "citation_key", "abstract"]
+        widgets = {
+            "authors": forms.Textarea(attrs={"rows": 3}),
+            "abstract": forms.Textarea(attrs={"rows": 8}),
+            "arxiv_id": forms.TextInput(attrs={"placeholder": "2303.17580 or an arxiv.org abs/pdf URL"}),
+        }
+        help_texts = {"arxiv_id": "Paste an arXiv id or any arxiv.org abs/pdf link; it is kept as the bare id."}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_arxiv_id(self):
+        raw = self.cleaned_data["arxiv_id"].strip()
+        if not raw:
+            return ""
+        normalized = arxiv.normalize(raw)
+        if not normalized:
+            raise forms.ValidationError("Not an arXiv id or arxiv.org link (e.g. 2303.17580 or https://arxiv.org/abs/2303.17580).")
+        existing = Paper.objects.for_user(self.user).filter(arxiv_id=normalized).exclude(pk=self.instance.pk).first()
+        if existing:
+            raise forms.ValidationError(
+                format_html('You already have this paper: <a href="{}">{}</a>.', existing.get_absolute_url(), existing.title)
+            )
+        return normalized
+
+    def save(self, commit=True):
+        self.instance.user = self.user
+        return super().save(commit)
+
+
+class SnippetForm(forms.ModelForm):
+    url = forms.URLField(max_length=1000, required=False, assume_scheme="https", label="URL")
+
+    class Meta:
+        model = Snippet
+        fields = ["kind", "text", "locator", "language", "url", "comment"]
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 4}),
+            "comment": forms.Textarea(attrs={"rows": 2}),
+            "locator": forms.TextInput(attrs={"placeholder": "p. 4, §3.2"}),
+            "language": forms.TextInput(attrs={"placeholder": "python"}),
+        }
+        labels = {"text": "Text", "locator": "Page or section"}
+
+    # What each kind must have; the other fields are optional or ignored.
+    REQUIRED = {
+        Snippet.QUOTE: ("text",),
+        Snippet.CODE: ("text",),
+        Snippet.EQUATION: ("text",),
+        Snippet.LINK: ("url",),
+    }
+    KEEPS = {
+        Snippet.QUOTE: {"text", "locator", "comment"},
+        Snippet.CODE: {"text", "language", "comment"},
+        Snippet.EQUATION: {"text", "comment"},
+        Snippet.LINK: {"url", "comment"},
+    }
+    MESSAGES = {
+        (Snippet.QUOTE, "text"): "A quote needs the quoted text.",
+        (Snippet.CODE, "text"): "A code snippet needs some code.",
+        (Snippet.EQUATION, "text"): "An equation needs its LaTeX.",
+        (Snippet.LINK, "url"): "A link needs a URL.",
+    }
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind not in self.REQUIRED:
+            return data
+        for field in self.REQUIRED[kind]:
+            if not (data.get(field) or "").strip() and field not in self.errors:
+                self.add_error(field, self.MESSAGES[(kind, field)])
+        # Fields that do not belong to the kind are cleared so a kind switch leaves nothing stale.
+        for field in {"text", "locator", "language", "url", "comment"} - self.KEEPS[kind]:
+            data[field] = ""
+        return data
+
+
+class LogFilterForm(forms.Form):
+    q = forms.CharField(required=False)
+    tag = forms.CharField(required=False)
+    paper = forms.ModelChoiceField(queryset=Paper.objects.none(), required=False, empty_label="Any paper")
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["paper"].queryset = Paper.objects.for_user(user).order_by("title")
+
+    def filter(self, notes):
+        if not self.is_valid():
+            return notes
+        data = self.cleaned_data
+        if data["q"]:
+            notes = notes.filter(Q(title__icontains=data["q"]) | Q(body__icontains=data["q"]))
+        if data["tag"]:
+            notes = notes.filter(tags__name=data["tag"].lower())
+        if data["paper"]:
+            notes = notes.filter(paper=data["paper"])
+        if data["since"]:
+            notes = notes.filter(created__date__gte=data["since"])
+        if data["until"]:
+            notes = notes.filter(created__date__lte=data["until"])
+        return notes

@@ -1,0 +1,1 @@
+"""Views of the notes app, one module per concern (log, notes, revisions, snippets, papers)."""

@@ -1,0 +1,68 @@
+"""Playwright helpers for browser tests: Debian's Chromium against pytest-django's live_server.
+
+    from tests.browser import *  # noqa: F401,F403
+    # fixtures: chromium (session), browser_context, page, logged_in_page (as the `user` fixture);
+    # helpers: log_in(context, base_url, user), screenshot(page, "name.png") into test-output/
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+__all__ = ["chromium", "browser_context", "page", "logged_in_page", "log_in", "screenshot", "OUTPUT_DIR"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made
+    # from the test body are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_context(chromium, live_server, transactional_db):
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    return browser_context.new_page()
+
+
+def log_in(context, base_url: str, user) -> None:
+    """Give the browser context a session for `user` (no login form round trip)."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
+
+
+@pytest.fixture
+def logged_in_page(browser_context, live_server, user):
+    log_in(browser_context, live_server.url, user)
+    return browser_context.new_page()
+
+
+def screenshot(page, name: str) -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    path = OUTPUT_DIR / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
