@@ -2,6 +2,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from tests.celery_worker import CeleryWorker
 
@@ -32,8 +33,8 @@ def auth_client(client, user):
 
 
 @pytest.fixture
-def other_client(client_class, other_user):
-    client = client_class()
+def other_client(other_user):
+    client = Client()
     client.force_login(other_user)
     return client
 

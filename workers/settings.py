@@ -1,3 +1,25 @@
 """Settings of the workers app, read from the environment; imported into lablog.settings."""
 
-from lablog.env import envint, envstr, var_dir  # noqa: F401
+from pathlib import Path
+
+from lablog.env import envint, envstr, var_dir
+
+# A running job's worker stamps the run row every RUNS_HEARTBEAT_SECONDS; a run whose
+# stamp is older than RUNS_LEASE_SECONDS is failed as "worker lost" by the reaper, which
+# beat starts every RUNS_REAPER_SECONDS. Recovery never waits for the broker's visibility timeout.
+RUNS_HEARTBEAT_SECONDS = envint("RUNS_HEARTBEAT_SECONDS", 5)
+RUNS_LEASE_SECONDS = envint("RUNS_LEASE_SECONDS", 60)
+RUNS_REAPER_SECONDS = envint("RUNS_REAPER_SECONDS", 30)
+# Keep the last this many characters of a run's log in the database.
+RUNS_LOG_MAX_CHARS = envint("RUNS_LOG_MAX_CHARS", 200_000)
+# Trained checkpoints reused by jobs (per worker machine; a cache, safe to delete).
+RUNS_CACHE_DIR = Path(envstr("RUNS_CACHE_DIR", str(var_dir() / "cache" / "jobs")))
+# torch CPU threads of a job on a worker without CUDA: the demo models are small, and on a shared
+# CPU torch's spinning worker threads made them up to 20× slower than one thread.
+RUNS_CPU_THREADS = envint("RUNS_CPU_THREADS", 1)
+# Local Hugging Face causal-LM directory used by the cfg_text job (empty: the kind is unavailable).
+CFG_TEXT_MODEL = envstr("CFG_TEXT_MODEL", "")
+
+WORKERS_BEAT_SCHEDULE = {
+    "reap-lost-runs": {"task": "workers.reap_lost_runs", "schedule": float(RUNS_REAPER_SECONDS)},
+}

@@ -1,8 +1,15 @@
-"""Celery worker signals, connected from WorkersConfig.ready()."""
+"""Celery worker signals and model signals, connected from WorkersConfig.ready()."""
 
 from celery.signals import worker_ready, worker_shutdown
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import Signal
 
 from workers.liveness import Heartbeat
+
+# Sent when a run ended (succeeded, failed or cancelled): run_id, note_id, user_id, status.
+# For listeners such as search indexing of run summaries.
+run_finished = Signal()
 
 _heartbeat: Heartbeat | None = None
 
@@ -20,6 +27,17 @@ def _stop_heartbeat(**kwargs):
         _heartbeat.stop()
 
 
+def _delete_artifact_file(sender, instance, **kwargs):
+    """An artifact row deleted (with its run, runnable or note): its file goes once committed."""
+    from django.core.files.storage import default_storage
+
+    path = instance.path
+    transaction.on_commit(lambda: default_storage.delete(path))
+
+
 def connect() -> None:
+    from workers.models import RunArtifact
+
+    post_delete.connect(_delete_artifact_file, sender=RunArtifact, dispatch_uid="lablog-artifact-file")
     worker_ready.connect(_start_heartbeat, weak=False, dispatch_uid="lablog-heartbeat-start")
     worker_shutdown.connect(_stop_heartbeat, weak=False, dispatch_uid="lablog-heartbeat-stop")

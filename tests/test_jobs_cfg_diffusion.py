@@ -1,0 +1,92 @@
+"""cfg_diffusion end to end: note → runnable → real worker on the gpu queue → artifacts and metrics."""
+
+import time
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from notes.models import Note
+from workers.models import Run, Runnable
+from workers.runner import execute_run
+from workers.signals import run_finished
+
+SMALL = {"diffusion_steps": "40", "training_iterations": "600", "guidance_scales": "0, 1, 3",
+         "samples_per_class": "6", "seed": "1"}
+
+
+def wait_for_end(run: Run, timeout: float = 120) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.ended:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run.pk} still {run.status} after {timeout}s: {run.step}\n{run.log}")
+
+
+@pytest.mark.worker
+def test_guided_samples_become_recognisable_digits_end_to_end(auth_client, user, celery_worker, tmp_path):
+    note = Note.objects.create_note(user, title="CFG on digits")
+    worker = celery_worker(queues=["gpu"], extra_env={"RUNS_CACHE_DIR": str(tmp_path)})
+    response = auth_client.post(
+        reverse("workers:runnable_add", args=[note.pk]), {"kind": "cfg_diffusion", "run": "1", **SMALL}
+    )
+    assert response.status_code == 302
+    run = Runnable.objects.get(note=note).runs.get()
+    run = wait_for_end(run)
+    assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}\n{worker.log()}"
+    assert run.device == "cpu" and run.worker_host == worker.hostname
+
+    accuracy, diversity = run.metrics["accuracy"], run.metrics["diversity"]
+    assert set(accuracy) == set(diversity) == {"0", "1", "3"}
+    # Unguided samples are judged near chance; guided ones are mostly the digit asked for.
+    assert accuracy["0"] < 0.4
+    assert accuracy["1"] > accuracy["0"] + 0.2
+    assert accuracy["3"] >= 0.8
+    assert diversity["3"] < diversity["0"]  # guidance trades diversity for quality
+
+    names = set(run.artifacts.values_list("name", flat=True))
+    assert {"grid_w0.png", "grid_w1.png", "grid_w3.png", "guidance_sweep.png", "metrics.json", "metrics.csv"} <= names
+    panel = auth_client.get(reverse("workers:note_runnables", args=[note.pk])).content.decode()
+    assert "<dt>accuracy</dt>" in panel
+    for name in ["grid_w0.png", "grid_w3.png", "guidance_sweep.png"]:
+        assert f'<img src="/runs/{run.pk}/artifacts/{name}"' in panel
+    image = auth_client.get(reverse("workers:artifact", args=[run.pk, "guidance_sweep.png"]))
+    assert image["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG")
+    page = auth_client.get(reverse("workers:run", args=[run.pk])).content.decode()
+    assert "accuracy" in page and "iteration 600/600" in page, run.log
+
+
+def test_same_seed_same_device_gives_identical_results(transactional_db, user, tmp_path):
+    note = Note.objects.create_note(user, title="Determinism")
+    params = {"diffusion_steps": 20, "training_iterations": 150, "guidance_scales": [0.0, 2.0],
+              "samples_per_class": 3, "seed": 5}
+    runnable = Runnable.objects.create(note=note, kind="cfg_diffusion", params=params)
+    finished = []
+    run_finished.connect(lambda sender, **kw: finished.append(kw), weak=False, dispatch_uid="test-determinism")
+    results = []
+    for attempt in range(2):
+        # A fresh cache each time: training itself, not only sampling, must repeat exactly.
+        with override_settings(RUNS_CACHE_DIR=tmp_path / str(attempt)):
+            run = Run.objects.create(runnable=runnable, params=params)
+            assert execute_run(run.pk, "test") == Run.SUCCEEDED
+        run.refresh_from_db()
+        grids = {a.name: a for a in run.artifacts.filter(name__startswith="grid_")}
+        results.append((run.metrics["accuracy"], run.metrics["diversity"], _read(grids["grid_w2.png"])))
+    assert results[0] == results[1]
+    assert [f["status"] for f in finished] == ["succeeded", "succeeded"] and finished[0]["note_id"] == note.pk
+    run_finished.disconnect(dispatch_uid="test-determinism")
+    # And the second run of the same config reuses the cached checkpoint.
+    with override_settings(RUNS_CACHE_DIR=tmp_path / "1"):
+        run = Run.objects.create(runnable=runnable, params=params)
+        execute_run(run.pk, "test")
+    run.refresh_from_db()
+    assert "reused checkpoint" in run.log and run.metrics["accuracy"] == results[0][0]
+
+
+def _read(artifact) -> bytes:
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(artifact.path, "rb") as f:
+        return f.read()

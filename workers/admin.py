@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from workers.models import Run, RunArtifact, Runnable
+
+
+@admin.register(Runnable)
+class RunnableAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "note", "created"]
+    list_filter = ["kind"]
+    raw_id_fields = ["note"]
+
+
+class RunArtifactInline(admin.TabularInline):
+    model = RunArtifact
+    extra = 0
+    readonly_fields = ["name", "path", "content_type", "size", "created"]
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "status", "progress", "device", "worker_host", "created", "finished"]
+    list_filter = ["status", "kind"]
+    raw_id_fields = ["runnable"]
+    inlines = [RunArtifactInline]

@@ -1,0 +1,242 @@
+"""Runnable entries: a job kind with parameters attached to a note, its runs and their artifacts.
+
+A run is written by one worker at a time: `claim()` takes a lease (a random owner id) and
+every later write is filtered on that owner and on status=running, so a worker that lost
+its lease (the reaper failed the run, or the run was re-delivered) can no longer change it.
+"""
+
+import datetime
+import re
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from notes.models import Note
+
+ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class RunnableQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(note__user=user)
+
+
+class Runnable(models.Model):
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="runnables")
+    kind = models.CharField(max_length=64)
+    params = models.JSONField(default=dict)
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = RunnableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created", "pk"]
+
+    def __str__(self):
+        return f"{self.kind} on note {self.note_id}"
+
+    @property
+    def job(self):
+        from workers.jobs import get_kind
+
+        return get_kind(self.kind)
+
+    def update_params(self, params: dict) -> None:
+        """New parameters for later runs (runs keep the parameters they ran with)."""
+        self.params = params
+        self.save(update_fields=["params"])
+
+    def start_run(self, params: dict | None = None) -> "Run":
+        """Create a queued run (with these params, else the runnable's) and send it once committed."""
+        with transaction.atomic():
+            run = Run.objects.create(runnable=self, params=dict(self.params if params is None else params))
+            run.dispatch()
+        return run
+
+
+class RunQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(runnable__note__user=user)
+
+    def lost(self, now=None):
+        """Running runs whose worker stopped stamping the heartbeat."""
+        now = now or timezone.now()
+        cutoff = now - datetime.timedelta(seconds=settings.RUNS_LEASE_SECONDS)
+        return self.filter(status=Run.RUNNING, heartbeat__lt=cutoff)
+
+
+class Run(models.Model):
+    QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+    STATUS_CHOICES = [(s, s.capitalize()) for s in (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)]
+    ENDED = (SUCCEEDED, FAILED, CANCELLED)
+    WORKER_LOST = "worker lost: no heartbeat from its worker"
+
+    runnable = models.ForeignKey(Runnable, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=64)
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="Percent done, 0 to 100.")
+    step = models.CharField(max_length=200, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=200, blank=True)
+    worker_host = models.CharField(max_length=200, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+
+    def __str__(self):
+        return f"run {self.pk} ({self.kind}, {self.status})"
+
+    def save(self, *args, **kwargs):
+        if not self.kind:
+            self.kind = self.runnable.kind
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("workers:run", args=[self.pk])
+
+    @property
+    def ended(self) -> bool:
+        return self.status in self.ENDED
+
+    @property
+    def queue(self) -> str:
+        from workers.jobs import get_kind
+
+        kind = get_kind(self.kind)
+        return kind.queue if kind else "gpu"
+
+    @property
+    def elapsed(self) -> datetime.timedelta | None:
+        if not self.started:
+            return None
+        return (self.finished or timezone.now()) - self.started
+
+    def log_tail(self, lines: int = 12) -> str:
+        return "\n".join(self.log.splitlines()[-lines:])
+
+    def dispatch(self) -> None:
+        """Send the run to its kind's queue once the transaction that created it commits."""
+        from workers.tasks.runs import run_job
+
+        pk, queue = self.pk, self.queue
+        # robust: a broker that is down must not break the request; the run stays queued.
+        transaction.on_commit(lambda: run_job.apply_async(args=[pk], queue=queue), robust=True)
+
+    def rerun(self) -> "Run":
+        return self.runnable.start_run(self.params)
+
+    # --- state changes from the web ---------------------------------------------------
+    def request_cancel(self) -> None:
+        """A queued run is cancelled at once; a running one stops at its job's next check."""
+        now = timezone.now()
+        Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(
+            status=Run.CANCELLED, finished=now, cancel_requested=True, step="cancelled before it started"
+        )
+        Run.objects.filter(pk=self.pk, status=Run.RUNNING).update(cancel_requested=True)
+        self.refresh_from_db()
+
+    # --- state changes from the worker (only the lease holder) --------------------------
+    def _mine(self, owner: str):
+        return Run.objects.filter(pk=self.pk, lease_owner=owner, status=Run.RUNNING)
+
+    def claim(self, owner: str, worker_host: str) -> bool:
+        """Take the lease of a queued run; False when it was cancelled, taken or already ended."""
+        now = timezone.now()
+        taken = Run.objects.filter(pk=self.pk, status=Run.QUEUED, cancel_requested=False).update(
+            status=Run.RUNNING, lease_owner=owner, worker_host=worker_host, started=now, heartbeat=now,
+            step="starting",
+        )
+        if taken:
+            self.refresh_from_db()
+        return bool(taken)
+
+    def beat(self, owner: str) -> tuple[bool, bool]:
+        """Stamp the heartbeat: (still the lease holder, cancel requested)."""
+        if not self._mine(owner).update(heartbeat=timezone.now()):
+            return False, False
+        return True, Run.objects.filter(pk=self.pk, cancel_requested=True).exists()
+
+    def record(self, owner: str, **fields) -> bool:
+        """Write progress, step, log, device or metrics; False when the lease is gone."""
+        return bool(self._mine(owner).update(heartbeat=timezone.now(), **fields))
+
+    def finish(self, owner: str, status: str, *, error: str = "", traceback: str = "", **fields) -> bool:
+        assert status in Run.ENDED
+        now = timezone.now()
+        if status == Run.SUCCEEDED:
+            fields.setdefault("progress", 100.0)
+        return bool(
+            self._mine(owner).update(
+                status=status, error=error, traceback=traceback, finished=now, heartbeat=now, **fields
+            )
+        )
+
+    @classmethod
+    def reap_lost(cls, now=None) -> int:
+        """Fail running runs whose heartbeat stopped (the worker was killed or its machine is gone)."""
+        now = now or timezone.now()
+        return cls.objects.lost(now).update(
+            status=cls.FAILED, error=cls.WORKER_LOST, finished=now, lease_owner=""
+        )
+
+    def save_artifact(self, owner: str, name: str, data: bytes, content_type: str) -> "RunArtifact":
+        if not ARTIFACT_NAME.match(name) or ".." in name:
+            raise ValueError(f"bad artifact name {name!r}")
+        if not self._mine(owner).exists():
+            raise LeaseLost(self.pk)
+        stored = default_storage.save(f"runs/{self.pk}/{name}", ContentFile(data))
+        artifact, created = RunArtifact.objects.get_or_create(
+            run=self, name=name, defaults={"path": stored, "content_type": content_type, "size": len(data)}
+        )
+        if not created:
+            old = artifact.path
+            artifact.path, artifact.content_type, artifact.size = stored, content_type, len(data)
+            artifact.save(update_fields=["path", "content_type", "size"])
+            if old != stored:
+                default_storage.delete(old)
+        return artifact
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the run (the reaper failed it, or another worker took it)."""
+
+
+class RunArtifact(models.Model):
+    """A file a run wrote (image, JSON, CSV, text), kept in Django's default storage."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=100)
+    path = models.CharField(max_length=300, help_text="Name in the default storage.")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="artifact_unique_name_per_run")]
+
+    def __str__(self):
+        return f"{self.run_id}/{self.name}"
+
+    def get_absolute_url(self):
+        return reverse("workers:artifact", args=[self.run_id, self.name])
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/png", "image/jpeg")

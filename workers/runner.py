@@ -1,0 +1,221 @@
+"""Executes one run in a worker: claim the lease, keep the heartbeat, call the job kind's
+`run(ctx)`, and record the outcome. Tests call `execute_run` directly; the Celery task
+`workers.run_job` is a thin wrapper around it."""
+
+import io
+import json
+import logging
+import socket
+import threading
+import time
+import traceback
+import uuid
+
+from django.conf import settings
+from django.db import connection
+
+from workers.jobs import get_kind
+from workers.models import LeaseLost, Run
+from workers.signals import run_finished
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "json": "application/json",
+    "csv": "text/csv", "txt": "text/plain", "md": "text/markdown",
+}
+
+
+class RunCancelled(Exception):
+    """The owner asked to cancel; raised by `ctx.check_cancelled()` between steps."""
+
+
+class JobContext:
+    """What a job kind's `run(ctx)` gets: its parameters and the ways to report back."""
+
+    CHECK_EVERY = 1.0  # seconds between two database checks for cancellation
+    FLUSH_EVERY = 0.5  # seconds between two writes of progress and log
+
+    def __init__(self, run: Run, owner: str, params: dict):
+        self.run = run
+        self.run_id = run.pk
+        self.owner = owner
+        self.params = params
+        self.metrics: dict = {}
+        self.device_label = ""
+        self._log: list[str] = []
+        self._pending: dict = {}
+        self._last_flush = 0.0
+        self._last_check = 0.0
+
+    # --- progress and log ------------------------------------------------------------
+    def progress(self, percent: float, step: str | None = None) -> None:
+        self._pending["progress"] = max(0.0, min(100.0, float(percent)))
+        if step is not None:
+            self._pending["step"] = step[:200]
+        self._flush()
+
+    def log(self, message: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self._log.extend(f"{stamp} {line}" for line in str(message).splitlines() or [""])
+        self._pending["log"] = self.log_text()
+        self._flush()
+
+    def log_text(self) -> str:
+        return "\n".join(self._log)[-settings.RUNS_LOG_MAX_CHARS:]
+
+    def _flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self._pending or (not force and now - self._last_flush < self.FLUSH_EVERY):
+            return
+        if not self.run.record(self.owner, **self._pending):
+            raise LeaseLost(self.run_id)
+        self._pending, self._last_flush = {}, now
+
+    def check_cancelled(self) -> None:
+        """Raise RunCancelled when the owner cancelled (LeaseLost when the run is no longer ours)."""
+        now = time.monotonic()
+        if now - self._last_check < self.CHECK_EVERY:
+            return
+        self._last_check = now
+        self._flush(force=True)
+        state = Run.objects.filter(pk=self.run_id, lease_owner=self.owner, status=Run.RUNNING).values_list(
+            "cancel_requested", flat=True
+        )
+        if not state:
+            raise LeaseLost(self.run_id)
+        if state[0]:
+            raise RunCancelled()
+
+    # --- results -----------------------------------------------------------------------
+    def set_metrics(self, metrics: dict) -> None:
+        self.metrics = json.loads(json.dumps(metrics))  # must be JSON; fail in the job, not at the end
+        self.run.record(self.owner, metrics=self.metrics)
+
+    def save_artifact(self, name: str, data: bytes | str, content_type: str | None = None):
+        if isinstance(data, str):
+            data = data.encode()
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        content_type = content_type or CONTENT_TYPES.get(ext, "application/octet-stream")
+        return self.run.save_artifact(self.owner, name, data, content_type)
+
+    def save_json(self, name: str, obj) -> None:
+        self.save_artifact(name, json.dumps(obj, indent=2, sort_keys=True))
+
+    def save_csv(self, name: str, header: list[str], rows: list[list]) -> None:
+        import csv
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows(rows)
+        self.save_artifact(name, buf.getvalue())
+
+    def save_figure(self, name: str, fig) -> None:
+        """A matplotlib figure as PNG (closed afterwards)."""
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        self.save_artifact(name, buf.getvalue(), "image/png")
+
+    # --- device and cache --------------------------------------------------------------
+    def torch_device(self):
+        """CUDA when the worker has it, else CPU; recorded on the run (e.g. "cuda: NVIDIA H100 80GB")."""
+        import torch
+
+        if torch.cuda.is_available():
+            device = torch.device("cuda")
+            self.device_label = f"cuda: {torch.cuda.get_device_name(device)}"
+        else:
+            device = torch.device("cpu")
+            self.device_label = "cpu"
+            torch.set_num_threads(max(1, settings.RUNS_CPU_THREADS))
+        self.run.record(self.owner, device=self.device_label)
+        return device
+
+    @property
+    def cache_dir(self):
+        path = settings.RUNS_CACHE_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class _Heartbeat:
+    """Stamps the run's heartbeat from a thread while the job computes."""
+
+    def __init__(self, run: Run, owner: str):
+        self.run, self.owner = run, owner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"run-{run.pk}-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _beat(self):
+        try:
+            while not self._stop.wait(settings.RUNS_HEARTBEAT_SECONDS):
+                try:
+                    still_mine, _ = self.run.beat(self.owner)
+                except Exception:  # a database hiccup: the next beat tries again
+                    logger.exception("heartbeat of run %s failed", self.run.pk)
+                    continue
+                if not still_mine:
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def execute_run(run_id: int, worker_host: str = "") -> str | None:
+    """Run one queued run to its end; returns its final status (None when the row is gone).
+
+    A run that is not queued any more (cancelled before it started, re-delivered after the
+    reaper failed it, or taken by another worker) is left alone.
+    """
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    owner = uuid.uuid4().hex
+    if not run.claim(owner, worker_host or socket.gethostname()):
+        return run.status
+    kind = get_kind(run.kind)
+    ctx = JobContext(run, owner, dict(run.params))
+    status, error, tb = Run.SUCCEEDED, "", ""
+    try:
+        with _Heartbeat(run, owner):
+            try:
+                if kind is None:
+                    raise RuntimeError(f"unknown job kind {run.kind!r} on this worker")
+                available, reason = kind.available()
+                if not available:
+                    raise RuntimeError(f"{kind.title} is unavailable on this worker: {reason}")
+                params, errors = kind.validate(run.params)
+                if errors:
+                    raise ValueError(f"invalid parameters: {errors}")
+                ctx.params = params
+                ctx.log(f"{kind.name} on {run.worker_host}, params {json.dumps(params)}")
+                kind.run(ctx)
+            except RunCancelled:
+                status = Run.CANCELLED
+                ctx.log("cancelled by the owner")
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                status, error, tb = Run.FAILED, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                ctx.log(f"failed: {error}")
+    except LeaseLost:
+        logger.warning("run %s: lease lost, result dropped", run_id)
+        return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    step = {Run.SUCCEEDED: "done", Run.CANCELLED: "cancelled", Run.FAILED: "failed"}[status]
+    if run.finish(owner, status, error=error, traceback=tb, log=ctx.log_text(), metrics=ctx.metrics, step=step):
+        note = run.runnable.note
+        run_finished.send(sender=Run, run_id=run.pk, note_id=note.pk, user_id=note.user_id, status=status)
+    else:
+        logger.warning("run %s: lease lost before the result was written", run_id)
+    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
