@@ -1,0 +1,163 @@
+"""Everything a user has, out: Lablog JSON (read back losslessly by the JSON importer),
+a zip of markdown files with front matter (an Obsidian vault; papers as `.bib`), and
+one note as markdown."""
+
+import io
+import json
+import re
+import zipfile
+
+import yaml
+from django.utils import timezone
+
+from notes.models import Note, Paper, Tag
+
+FORMAT = "lablog"
+VERSION = 1
+
+
+def item_key(obj, kind: str) -> str:
+    """The key an exported item is known by: its import source key, else its id here."""
+    return obj.source_key or f"lablog:{kind}:{obj.pk}"
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def export_data(user) -> dict:
+    papers = Paper.objects.for_user(user).order_by("pk")
+    notes = (
+        Note.objects.for_user(user).order_by("pk").select_related("paper")
+        .prefetch_related("tags", "revisions", "snippets", "outgoing_links")
+    )
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported": timezone.now().isoformat(),
+        "tags": list(Tag.objects.for_user(user).order_by("name").values_list("name", flat=True)),
+        "papers": [
+            {
+                "key": item_key(p, "paper"), "title": p.title, "authors": p.authors, "year": p.year, "venue": p.venue,
+                "arxiv_id": p.arxiv_id, "doi": p.doi, "url": p.url, "abstract": p.abstract,
+                "citation_key": p.citation_key, "created": _iso(p.created),
+            }
+            for p in papers
+        ],
+        "notes": [
+            {
+                "key": item_key(n, "note"), "title": n.title, "body": n.body, "tags": sorted(n.tag_names()),
+                "paper": item_key(n.paper, "paper") if n.paper else None, "version": n.version,
+                "searchable": n.searchable, "created": _iso(n.created), "updated": _iso(n.updated),
+                "links": sorted(link.target_title for link in n.outgoing_links.all()),
+                "revisions": [
+                    {"version": r.version, "title": r.title, "body": r.body, "tags": r.tags, "created": _iso(r.created)}
+                    for r in sorted(n.revisions.all(), key=lambda r: r.version)
+                ],
+                "snippets": [
+                    {
+                        "key": item_key(s, "snippet"), "kind": s.kind, "text": s.text, "locator": s.locator,
+                        "language": s.language, "url": s.url, "comment": s.comment, "position": s.position,
+                        "created": _iso(s.created),
+                    }
+                    for s in n.snippets.all()
+                ],
+            }
+            for n in notes
+        ],
+    }
+
+
+def export_json(user) -> bytes:
+    return json.dumps(export_data(user), ensure_ascii=False, indent=1).encode("utf-8")
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+def _front_matter(meta: dict) -> str:
+    meta = {k: v for k, v in meta.items() if v not in (None, "", [])}
+    return "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000) + "---\n"
+
+
+def _snippet_markdown(snippet) -> str:
+    if snippet.kind == snippet.CODE:
+        fence = "````" if "```" in snippet.text else "```"
+        text = f"{fence}{snippet.language}\n{snippet.text}\n{fence}"
+    elif snippet.kind == snippet.EQUATION:
+        text = f"$$\n{snippet.text}\n$$"
+    elif snippet.kind == snippet.LINK:
+        text = f"<{snippet.url}>" + (f" {snippet.text}" if snippet.text else "")
+    else:
+        text = "\n".join(f"> {line}" for line in snippet.text.split("\n"))
+        if snippet.locator:
+            text += f"\n> — {snippet.locator}"
+    if snippet.comment:
+        text += f"\n\n{snippet.comment}"
+    return text
+
+
+def note_markdown(note) -> str:
+    """One note as a markdown file: front matter, the body, its snippets, its paper and its links."""
+    meta = {
+        "title": note.title, "tags": sorted(note.tag_names()), "date": note.created.date().isoformat(),
+        "created": note.created.isoformat(), "updated": note.updated.isoformat(),
+        "paper": note.paper.title if note.paper else None,
+        "arxiv": note.paper.arxiv_id if note.paper else None,
+    }
+    parts = [_front_matter(meta), note.body.rstrip("\n") + "\n"]
+    snippets = list(note.snippets.all())
+    if snippets:
+        parts.append("\n## Snippets\n\n" + "\n\n".join(_snippet_markdown(s) for s in snippets) + "\n")
+    if note.paper:
+        citation = note.paper.citation_key or bib_key(note.paper)
+        parts.append(f"\n## Paper\n\n{note.paper.title} [@{citation}]" + (
+            f" <{note.paper.arxiv_url}>" if note.paper.arxiv_id else "") + "\n")
+    return "".join(parts)
+
+
+def safe_filename(title: str) -> str:
+    """A file name Obsidian, Windows and macOS all accept, from a note title."""
+    name = re.sub(r'[\\/:*?"<>|#^\[\]\x00-\x1f]', " ", title)
+    name = " ".join(name.split()).strip(". ")[:120]
+    return name or "Untitled"
+
+
+def bib_key(paper) -> str:
+    return paper.citation_key or (f"arxiv{paper.arxiv_id}".replace("/", "_").replace(".", "_")
+                                  if paper.arxiv_id else f"paper{paper.pk}")
+
+
+def _bib_value(text: str) -> str:
+    return text.replace("\\", "\\textbackslash{}").replace("{", "\\{").replace("}", "\\}")
+
+
+def paper_bibtex(paper) -> str:
+    fields = {
+        "title": paper.title, "author": " and ".join(paper.author_list), "year": paper.year or "",
+        "journal": paper.venue, "eprint": paper.arxiv_id, "archivePrefix": "arXiv" if paper.arxiv_id else "",
+        "doi": paper.doi, "url": paper.url, "abstract": paper.abstract,
+    }
+    body = ",\n".join(f"  {name} = {{{_bib_value(str(value))}}}" for name, value in fields.items() if value)
+    kind = "article" if paper.venue else "misc"
+    return f"@{kind}{{{bib_key(paper)},\n{body}\n}}\n"
+
+
+def export_markdown_zip(user) -> bytes:
+    """A vault: `notes/<title>.md` (a title used twice gets ` (2)`) and `papers.bib`."""
+    buffer = io.BytesIO()
+    used = set()
+    notes = Note.objects.for_user(user).order_by("created", "pk").select_related("paper").prefetch_related(
+        "tags", "snippets"
+    )
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for note in notes:
+            base = safe_filename(note.title)
+            name, n = base, 1
+            while name.casefold() in used:
+                n += 1
+                name = f"{base} ({n})"
+            used.add(name.casefold())
+            archive.writestr(f"notes/{name}.md", note_markdown(note))
+        papers = Paper.objects.for_user(user).order_by("pk")
+        archive.writestr("papers.bib", "\n".join(paper_bibtex(p) for p in papers))
+    return buffer.getvalue()

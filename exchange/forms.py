@@ -1,0 +1,33 @@
+from django import forms
+from django.conf import settings
+
+from exchange.importers import FORMATS
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(required=False, help_text="A .txt, .md, .zip, .bib or .json file.")
+    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8}), label="…or paste text")
+    format = forms.ChoiceField(choices=[("", "Detect it")] + list(FORMATS.items()), required=False)
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload and upload.size > settings.EXCHANGE_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size:,} bytes; the limit is {settings.EXCHANGE_UPLOAD_MAX_BYTES:,}."
+            )
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not (data.get("text") or "").strip():
+            raise forms.ValidationError("Choose a file or paste some text.")
+        if data.get("file") and (data.get("text") or "").strip():
+            raise forms.ValidationError("Choose a file or paste text, not both.")
+        return data
+
+    def upload(self) -> tuple[str, bytes]:
+        """(name, bytes) of what is to be imported."""
+        if self.cleaned_data.get("file"):
+            upload = self.cleaned_data["file"]
+            return upload.name, upload.read()
+        return "pasted text", self.cleaned_data["text"].encode("utf-8")

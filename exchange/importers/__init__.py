@@ -1,0 +1,138 @@
+"""Import entry points: detect the format, read files, folders and zips safely, and
+run every item in its own transaction. The shell command, the web import task and
+the tests all call `import_bytes` or `import_path`."""
+
+import io
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from django.conf import settings
+
+from exchange.importers import blog_feed, bibtex, lablog_json, markdown, paper_list, research_log
+from exchange.importers.base import Context, Item, ItemError, Report, decode, run_items
+
+FORMATS = {
+    "log": "Research log (plain text)",
+    "papers": "Paper listing page (pasted text)",
+    "feed": "Blog/article feed (pasted text)",
+    "markdown": "Markdown: a file, or a zip of a vault",
+    "bibtex": "BibTeX (.bib)",
+    "json": "Lablog JSON export",
+}
+_TEXT_IMPORTERS = {
+    "log": research_log.items, "papers": paper_list.items, "feed": blog_feed.items,
+    "bibtex": bibtex.items, "json": lablog_json.items,
+}
+Progress = Callable[[int, int], None]
+
+
+def detect(name: str, data: bytes) -> str:
+    """The format of an upload, from its name and its first bytes and lines."""
+    suffix = PurePosixPath(name.lower()).suffix
+    if data[:4] == b"PK\x03\x04" or suffix == ".zip":
+        return "markdown"
+    if suffix == ".bib":
+        return "bibtex"
+    if suffix in markdown.MARKDOWN_SUFFIXES:
+        return "markdown"
+    head = data[:200_000].decode("utf-8", "replace")
+    if suffix == ".json" or lablog_json.looks_like(head):
+        return "json"
+    if re.search(r"^\s*@\s*[A-Za-z]+\s*\{\s*[^\s,{}]+\s*,", head, re.M):
+        return "bibtex"
+    if blog_feed.parse(head):
+        return "feed"
+    log_references = sum(1 for line in head.split("\n") if research_log.is_reference(line))
+    if paper_list.parse(head) and log_references < 2:
+        return "papers"
+    if log_references:
+        return "log"
+    return "markdown"
+
+
+def _unsafe(name: str) -> bool:
+    """Zip slip: an absolute path, a drive letter or a `..` step."""
+    posix = name.replace("\\", "/")
+    return posix.startswith("/") or bool(re.match(r"^[A-Za-z]:", posix)) or ".." in posix.split("/")
+
+
+def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
+    """The zip's files as (path, bytes), within the caps in settings; unsafe entries are reported and skipped."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ItemError("not a valid zip file") from None
+    entries = [e for e in archive.infolist() if not e.is_dir()]
+    if len(entries) > settings.EXCHANGE_ZIP_MAX_FILES:
+        raise ItemError(f"the zip holds {len(entries):,} files, over the limit of {settings.EXCHANGE_ZIP_MAX_FILES:,}")
+    budget = settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES
+    files = []
+    for entry in entries:
+        if _unsafe(entry.filename):
+            report.fail(entry.filename, "unsafe path in zip (absolute or with ..): skipped")
+            continue
+        if entry.file_size > max(entry.compress_size, 1) * settings.EXCHANGE_ZIP_MAX_RATIO and entry.file_size > 1_000_000:
+            report.fail(entry.filename, f"inflates {entry.file_size // max(entry.compress_size, 1):,}×: refused as a zip bomb")
+            continue
+        if not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, ".bib")):
+            continue
+        # Read no more than the budget left, whatever the header claims (headers can lie).
+        with archive.open(entry) as fh:
+            content = fh.read(budget + 1)
+        if len(content) > budget:
+            raise ItemError(
+                f"the zip inflates past {settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES:,} bytes: refused as a zip bomb"
+            )
+        budget -= len(content)
+        files.append((entry.filename, content))
+    return files
+
+
+def _file_items(files: list[tuple[str, bytes]], report: Report) -> list[Item]:
+    """Markdown files of a vault become notes, `.bib` files in it papers."""
+    items = []
+    for path, content in files:
+        if path.lower().endswith(".bib"):
+            try:
+                items += bibtex.items(decode(content, path), path)
+            except ItemError as exc:
+                report.fail(path, str(exc))
+    return items + markdown.items([(p, c) for p, c in files if p.lower().endswith(markdown.MARKDOWN_SUFFIXES)])
+
+
+def build_items(name: str, data: bytes, fmt: str, report: Report) -> list[Item]:
+    if fmt == "markdown":
+        if data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
+            return _file_items(read_zip(data, report), report)
+        return markdown.items([(PurePosixPath(name).name or "pasted.md", data)])
+    if fmt not in _TEXT_IMPORTERS:
+        raise ItemError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    return _TEXT_IMPORTERS[fmt](decode(data, name), name)
+
+
+def import_bytes(user, name: str, data: bytes, fmt: str | None = None, progress: Progress | None = None) -> Report:
+    """Import one upload (a file's bytes or pasted text); never raises for bad input, the report says."""
+    report = Report()
+    try:
+        fmt = fmt or detect(name, data)
+        items = build_items(name, data, fmt, report)
+    except ItemError as exc:
+        report.fail(name, str(exc))
+        return report
+    return run_items(Context(user=user, report=report), items, progress)
+
+
+def import_path(user, path: Path, fmt: str | None = None, progress: Progress | None = None) -> Report:
+    """Import a file, or a folder of markdown (and .bib) files, from disk."""
+    if not path.is_dir():
+        return import_bytes(user, path.name, path.read_bytes(), fmt, progress)
+    report = Report()
+    files = [
+        (p.relative_to(path).as_posix(), p.read_bytes())
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.suffix.lower() in (*markdown.MARKDOWN_SUFFIXES, ".bib")
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
+    return run_items(Context(user=user, report=report), _file_items(files, report), progress)

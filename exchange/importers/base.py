@@ -1,0 +1,168 @@
+"""What every importer shares: the report, one transaction per item, and the
+upserts that make importing the same source twice update instead of duplicate.
+
+An importer turns its input into a list of `Item`s; `run_items` saves each in its
+own transaction, so a bad item fails alone and nothing is ever half-written.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.conf import settings
+from django.db import transaction
+
+from notes import arxiv
+from notes.models import Note, Paper, Snippet, derive_title
+
+KINDS = ("notes", "papers", "snippets")
+
+
+class ItemError(Exception):
+    """An item that cannot be imported; the message is shown to the user as the reason."""
+
+
+@dataclass
+class Report:
+    created: dict = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    updated: dict = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    failed: list = field(default_factory=list)
+    # Things worth knowing that are not failures: renamed duplicate titles, images left behind.
+    notices: list = field(default_factory=list)
+
+    def count(self, kind: str, created: bool) -> None:
+        (self.created if created else self.updated)[kind] += 1
+
+    def fail(self, item: str, reason: str) -> None:
+        self.failed.append({"item": item[:200], "reason": reason[:500]})
+
+    def notice(self, item: str, message: str) -> None:
+        self.notices.append({"item": item[:200], "message": message[:500]})
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "failed": self.failed, "notices": self.notices}
+
+
+@dataclass
+class Item:
+    """One thing to import: `save()` writes it (and may return rows of other kinds it made)."""
+
+    label: str
+    save: Callable[["Context"], list[tuple[str, bool]]]
+
+
+@dataclass
+class Context:
+    user: object
+    report: Report
+    # Titles already handed out in this import, so two items never share a title.
+    titles: set = field(default_factory=set)
+
+
+def key(prefix: str, *parts: str) -> str:
+    """A stable source key: `prefix:` and a digest of what identifies the item in its source."""
+    digest = hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return f"{prefix}:{digest}"
+
+
+def decode(data: bytes, name: str) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ItemError(f"{name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and import again") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def run_items(ctx: Context, items: list[Item], progress: Callable[[int, int], None] | None = None) -> Report:
+    total = len(items)
+    for done, item in enumerate(items, start=1):
+        try:
+            with transaction.atomic():
+                for kind, created in item.save(ctx):
+                    ctx.report.count(kind, created)
+        except ItemError as exc:
+            ctx.report.fail(item.label, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one broken item must not stop the others
+            ctx.report.fail(item.label, f"{type(exc).__name__}: {exc}")
+        if progress:
+            progress(done, total)
+    return ctx.report
+
+
+def _check_body(body: str) -> None:
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if size > settings.NOTE_BODY_MAX_BYTES:
+        raise ItemError(f"text is {size:,} bytes, over the {settings.NOTE_BODY_MAX_BYTES:,}-byte limit for a note")
+
+
+def unique_title(ctx: Context, title: str, source_key: str) -> str:
+    """The title, or `title (2)`, `(3)`… when another note (or an earlier item) has it already."""
+    others = Note.objects.for_user(ctx.user).exclude(source_key=source_key)
+    candidate, n = title, 1
+    while candidate.casefold() in ctx.titles or others.with_title(candidate).exists():
+        n += 1
+        candidate = f"{title[:290]} ({n})"
+    if n > 1:
+        ctx.report.notice(title, f"another note has this title: imported as “{candidate}”")
+    ctx.titles.add(candidate.casefold())
+    return candidate
+
+
+def upsert_note(ctx: Context, *, source_key: str, title: str, body: str, tags=(), paper=..., created=None,
+                dedupe_title: bool = True) -> tuple[Note, bool]:
+    """Create the note with this source key, or edit it (a revision keeps the old text)."""
+    _check_body(body)
+    title = derive_title(title, body)
+    if dedupe_title:
+        title = unique_title(ctx, title, source_key)
+    existing = Note.objects.for_user(ctx.user).filter(source_key=source_key).first()
+    if existing is None:
+        note = Note.objects.create_note(
+            ctx.user, title=title, body=body, tags=list(tags), paper=None if paper is ... else paper,
+            source_key=source_key, created=created,
+        )
+        return note, True
+    note = existing.apply_edit(base_version=existing.version, title=title, body=body, tags=list(tags), paper=paper)
+    return note, False
+
+
+def upsert_paper(ctx: Context, *, source_key: str, arxiv_id: str = "", title: str = "", fill_only: bool = False,
+                 **fields) -> tuple[Paper, bool]:
+    """The paper with this source key, else with this arXiv id, else a new one. Empty values never
+    overwrite what the paper has (a log line must not blank a BibTeX abstract); with `fill_only`
+    only empty fields and a placeholder title are filled in."""
+    arxiv_id = (arxiv.normalize(arxiv_id) or "") if arxiv_id else ""
+    papers = Paper.objects.for_user(ctx.user)
+    paper = papers.filter(source_key=source_key).first()
+    if paper is None and arxiv_id:
+        paper = papers.filter(arxiv_id=arxiv_id).first()
+    created = paper is None
+    if created:
+        paper = Paper(user=ctx.user, source_key=source_key, arxiv_id=arxiv_id)
+    values = {"title": title[:500], **fields}
+    if arxiv_id:
+        values["arxiv_id"] = arxiv_id
+    placeholder = not paper.title or paper.title == f"arXiv:{paper.arxiv_id}"
+    for name, value in values.items():
+        if value in ("", None):
+            continue
+        if fill_only and not created and getattr(paper, name) and not (name == "title" and placeholder):
+            continue
+        setattr(paper, name, value)
+    if not paper.title:
+        paper.title = f"arXiv:{arxiv_id}" if arxiv_id else "Untitled paper"
+    paper.full_clean(exclude=["user"], validate_unique=False, validate_constraints=False)
+    paper.save()
+    return paper, created
+
+
+def upsert_snippet(note: Note, *, source_key: str, **fields) -> tuple[Snippet, bool]:
+    snippet = Snippet.objects.filter(note=note, source_key=source_key).first()
+    created = snippet is None
+    if created:
+        snippet = Snippet(note=note, source_key=source_key)
+    for name, value in fields.items():
+        setattr(snippet, name, value)
+    snippet.full_clean(exclude=["note"])
+    snippet.save()
+    return snippet, created

@@ -1,0 +1,137 @@
+"""Markdown notes: one file, a folder or a zip (an Obsidian-style vault).
+
+YAML front matter gives the title, tags, date and aliases; inline `#tags` are
+tags too; `[[wiki-links]]` (also `[[target|label]]`) that name another imported
+file or one of its aliases are rewritten to that note's title, so they stay links
+between the imported notes. Relative images are not imported: the report notes them.
+"""
+
+import datetime as dt
+import re
+from pathlib import PurePosixPath
+
+import yaml
+from django.utils import timezone
+
+from exchange.importers.base import Item, ItemError, decode, key, upsert_note
+from notes import arxiv
+from notes.models import Paper, parse_tags
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.DOTALL | re.MULTILINE)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_INLINE_TAG = re.compile(r"(?<![\w/&#])#([A-Za-z][\w/-]*)")
+_WIKILINK = re.compile(r"(?P<embed>!?)\[\[(?P<target>[^\[\]|#]+)(?P<heading>#[^\[\]|]*)?(?:\|(?P<label>[^\[\]]*))?\]\]")
+_IMAGE = re.compile(r"!\[[^\]]*\]\((?P<src>[^)\s]+)[^)]*\)")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".pdf")
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v for v in re.split(r"[,\n]", value) if v.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v is not None]
+    return [str(value)]
+
+
+def _as_datetime(value):
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, dt.timezone.utc)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(12), tzinfo=dt.timezone.utc)
+    if isinstance(value, str) and value.strip():
+        try:
+            return _as_datetime(dt.datetime.fromisoformat(value.strip()))
+        except ValueError:
+            raise ItemError(f"front matter date {value!r} is not a date (use YYYY-MM-DD)") from None
+    return None
+
+
+def parse_document(path: str, text: str) -> dict:
+    """Title, aliases, tags, date and body of one markdown file; ItemError on bad front matter."""
+    meta, body = {}, text
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            meta = yaml.safe_load(match.group("yaml")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 2}" if mark else ""
+            raise ItemError(f"front matter is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        if not isinstance(meta, dict):
+            raise ItemError("front matter must be a YAML mapping (key: value lines)")
+        body = text[match.end():]
+    prose = _INLINE_CODE.sub("", _FENCE.sub("", body))
+    tags = parse_tags(",".join(_as_list(meta.get("tags")) + _as_list(meta.get("tag")) + _INLINE_TAG.findall(prose)))
+    stem = PurePosixPath(path).stem
+    title = " ".join(str(meta.get("title") or stem).split())
+    return {
+        "path": path, "stem": stem, "title": title, "aliases": _as_list(meta.get("aliases") or meta.get("alias")),
+        "tags": tags, "created": _as_datetime(meta.get("date") or meta.get("created")), "body": body.strip("\n"),
+        # Lablog's own markdown export names the note's paper by arXiv id.
+        "arxiv": arxiv.normalize(str(meta.get("arxiv") or "")) or "",
+    }
+
+
+def rewrite_links(body: str, titles: dict[str, str]) -> str:
+    """[[file name]] or [[alias]] of an imported note -> [[Its Title|what the text showed]]."""
+
+    def replace(match):
+        target = match.group("target").strip()
+        title = titles.get(target.casefold()) or titles.get(PurePosixPath(target).stem.casefold())
+        if match.group("embed") or not title or title == target and not match.group("heading"):
+            return match.group(0)
+        label = match.group("label") or target + (match.group("heading") or "")
+        return f"[[{title}|{label}]]" if label != title else f"[[{title}]]"
+
+    return _WIKILINK.sub(replace, body)
+
+
+def local_images(body: str) -> list[str]:
+    """Image files the note shows from the vault (not http(s) URLs): they are not imported."""
+    found = [m.group("src") for m in _IMAGE.finditer(body) if not re.match(r"^[a-z]+:", m.group("src"), re.I)]
+    found += [
+        m.group("target").strip() for m in _WIKILINK.finditer(body)
+        if m.group("embed") and m.group("target").strip().lower().endswith(_IMAGE_SUFFIXES)
+    ]
+    return found
+
+
+def items(files: list[tuple[str, bytes]]) -> list[Item]:
+    """Items for the markdown files among (relative path, bytes); a file that cannot be read fails alone."""
+    docs, broken = [], []
+    for path, data in files:
+        try:
+            docs.append(parse_document(path, decode(data, path)))
+        except ItemError as exc:
+            broken.append(Item(label=path, save=_raiser(str(exc))))
+    titles = {}
+    for doc in docs:
+        for name in [doc["stem"], doc["title"], *doc["aliases"]]:
+            titles.setdefault(" ".join(name.split()).casefold(), doc["title"])
+    return broken + [Item(label=doc["path"], save=_saver(doc, titles)) for doc in docs]
+
+
+def _raiser(reason: str):
+    def save(ctx):
+        raise ItemError(reason)
+
+    return save
+
+
+def _saver(doc: dict, titles: dict):
+    def save(ctx):
+        body = rewrite_links(doc["body"], titles)
+        for image in local_images(body):
+            ctx.report.notice(doc["path"], f"image {image} is not imported (only the link is kept)")
+        paper = Paper.objects.for_user(ctx.user).filter(arxiv_id=doc["arxiv"]).first() if doc["arxiv"] else None
+        _, created = upsert_note(
+            ctx, source_key=key("md", doc["path"].casefold()), title=doc["title"], body=body, tags=doc["tags"],
+            created=doc["created"], paper=paper or ...,
+        )
+        return [("notes", created)]
+
+    return save

@@ -1,0 +1,47 @@
+"""Importing the four shared data files through the Import page in Chromium, with a real worker."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from notes.models import Note, Paper
+from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+EXPECTED = [  # file, notes created, papers created
+    ("research-log.txt", 143, 122),
+    ("daily-papers-1.txt", 0, 72),
+    ("daily-papers-2.txt", 0, 16),
+    ("blog-feed.txt", 4, 0),
+]
+
+
+def import_through_the_page(page, path: Path) -> None:
+    page.goto("/exchange/import/")
+    page.set_input_files("input[type=file]", str(path))
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "done", timeout=120_000)
+
+
+def test_each_data_file_imports_through_the_web_page(celery_worker, logged_in_page, user):
+    if not DATA.exists():
+        pytest.skip(f"{DATA} is not on this machine")
+    celery_worker(queues=["default"])
+    page = logged_in_page
+    for name, notes, papers in EXPECTED:
+        import_through_the_page(page, DATA / name)
+        report = page.locator(".import-report tr.created")
+        expect(report.locator('[data-kind="notes"]')).to_have_text(str(notes))
+        expect(report.locator('[data-kind="papers"]')).to_have_text(str(papers))
+        expect(page.locator(".import-failed")).to_have_count(0)
+    screenshot(page, "import-report.png")
+    assert Paper.objects.filter(user=user).exclude(abstract="").count() == 72 + 16
+    assert Note.objects.filter(user=user).exclude(paper=None).count() == 131
+    assert Note.objects.filter(user=user).count() == 143 + 4
+    # Importing a file again updates what it made instead of duplicating it.
+    import_through_the_page(page, DATA / "blog-feed.txt")
+    expect(page.locator('.import-report tr.updated [data-kind="notes"]')).to_have_text("4")
+    assert Note.objects.filter(user=user).count() == 147

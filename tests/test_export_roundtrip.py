@@ -1,0 +1,68 @@
+"""Lablog JSON: export → import for another user gives back exactly the same data."""
+
+import json
+
+from exchange.exporters import export_data, export_json
+from exchange.importers import import_bytes
+from notes.models import Note, Paper, Snippet
+
+
+def make_library(user):
+    paper = Paper.objects.create(
+        user=user, title="Attention Is All You Need", authors="Ashish Vaswani\nNoam Shazeer", year=2017,
+        venue="NeurIPS", arxiv_id="1706.03762", doi="10.5555/3295222.3295349", abstract="Transformers.",
+        citation_key="vaswani2017",
+    )
+    Paper.objects.create(user=user, title="A paper no note mentions")
+    cache = Note.objects.create_note(user, title="KV cache", body="Keys and values.", tags=["inference"])
+    attention = Note.objects.create_note(
+        user, title="Attention", body="First draft. See [[KV cache]].", tags=["transformers"], paper=paper
+    )
+    attention = attention.apply_edit(base_version=1, title="Attention", body="Second draft. See [[KV cache]].",
+                                     tags=["transformers", "reading"])
+    attention = attention.apply_edit(base_version=2, title="Attention (final)", body="Final. See [[KV cache]] and [[Nowhere]].")
+    Snippet.objects.create(note=attention, kind="quote", text="Attention is all you need", locator="p. 1")
+    Snippet.objects.create(note=attention, kind="code", text="softmax(q @ k.T)", language="python", comment="core")
+    Snippet.objects.create(note=cache, kind="equation", text=r"\mathrm{softmax}(QK^T/\sqrt{d})")
+    Note.objects.filter(pk=cache.pk).update(searchable=False)
+
+
+def comparable(user) -> dict:
+    data = export_data(user)
+    data.pop("exported")
+    return data
+
+
+def test_json_export_imports_back_losslessly_for_a_new_user(user, other_user):
+    make_library(user)
+    report = import_bytes(other_user, "lablog.json", export_json(user)).as_dict()
+    assert report["failed"] == []
+    assert report["created"] == {"notes": 2, "papers": 2, "snippets": 3}
+    assert comparable(other_user) == comparable(user)
+    attention = Note.objects.get(user=other_user, title="Attention (final)")
+    assert attention.version == 3
+    assert [r.body for r in attention.revisions.order_by("version")] == [
+        "First draft. See [[KV cache]].", "Second draft. See [[KV cache]].",
+    ]
+    assert list(Note.objects.get(user=other_user, title="KV cache").backlinks()) == [attention]
+    assert attention.paper.user == other_user
+
+
+def test_importing_the_same_export_twice_changes_nothing(user, other_user):
+    make_library(user)
+    data = export_json(user)
+    import_bytes(other_user, "lablog.json", data)
+    again = import_bytes(other_user, "lablog.json", data).as_dict()
+    assert again["created"] == {"notes": 0, "papers": 0, "snippets": 0}
+    assert again["updated"] == {"notes": 2, "papers": 2, "snippets": 3}
+    assert comparable(other_user) == comparable(user)
+
+
+def test_broken_items_in_an_export_fail_alone(user, other_user):
+    make_library(user)
+    data = json.loads(export_json(user))
+    data["notes"][0]["version"] = "three"
+    data["notes"].append({"title": "no key"})
+    report = import_bytes(other_user, "lablog.json", json.dumps(data).encode()).as_dict()
+    assert [f["reason"] for f in report["failed"]] == ["version must be a positive integer", "missing key"]
+    assert Note.objects.filter(user=other_user).count() == 1
