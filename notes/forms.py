@@ -20,6 +20,9 @@ class NoteForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["paper"].queryset = Paper.objects.for_user(user).order_by("title")
+        # The editor checks the size before sending: a body far over the limit would otherwise
+        # be refused by Django's request size cap with a bare 400 instead of this form's message.
+        self.fields["body"].widget.attrs["data-max-bytes"] = settings.NOTE_BODY_MAX_BYTES
 
     def clean_body(self):
         body = self.cleaned_data["body"].replace("\r\n", "\n")
@@ -42,6 +45,8 @@ class NoteForm(forms.Form):
 class NewNoteForm(NoteForm):
     # Generated when the form is shown: a double-submitted form creates one note.
     client_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    # Empty until an autosave has created the note; then the version this page has seen.
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("client_id", uuid.uuid4())
@@ -147,14 +152,14 @@ class LogFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["paper"].queryset = Paper.objects.for_user(user).order_by("title")
 
-    def filter(self, notes):
+    def filter(self, notes, *, by_tag=True):
         if not self.is_valid():
             return notes
         data = self.cleaned_data
         if data["q"]:
             notes = notes.filter(Q(title__icontains=data["q"]) | Q(body__icontains=data["q"]))
-        if data["tag"]:
-            notes = notes.filter(tags__name=data["tag"].lower())
+        if by_tag and data["tag"]:
+            notes = notes.filter(tags__name=data["tag"].strip().lower())
         if data["paper"]:
             notes = notes.filter(paper=data["paper"])
         if data["since"]:

@@ -168,9 +168,11 @@ class Note(models.Model):
     # The client's id for a new note, so a double-submitted "create" makes one note.
     client_id = models.UUIDField(null=True, blank=True, editable=False)
     source_key = models.CharField(max_length=300, blank=True, db_index=True)
-    # Rendered HTML is cached per revision: recomputed only when `version` moves.
+    # Rendered HTML is cached per revision and renderer: recomputed only when `version` or
+    # notes.rendering.RENDERER_VERSION moves (setting rendered_version=0 also invalidates it).
     rendered_html = models.TextField(blank=True, editable=False)
     rendered_version = models.PositiveIntegerField(default=0, editable=False)
+    rendered_with = models.PositiveIntegerField(default=0, editable=False)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 
@@ -286,14 +288,14 @@ class Note(models.Model):
         return mark_missing_wikilinks(self.html(), Note.objects.for_user(self.user_id).existing_keys(targets))
 
     def html(self) -> str:
-        """The rendered body, from the per-version cache when it is current."""
-        from notes.rendering import render_markdown
+        """The rendered body, from the cache when it is of this version and this renderer."""
+        from notes.rendering import RENDERER_VERSION, render_markdown
 
-        if self.rendered_version != self.version:
+        if (self.rendered_version, self.rendered_with) != (self.version, RENDERER_VERSION):
             self.rendered_html = render_markdown(self.body)
-            self.rendered_version = self.version
+            self.rendered_version, self.rendered_with = self.version, RENDERER_VERSION
             Note.objects.filter(pk=self.pk, version=self.version).update(
-                rendered_html=self.rendered_html, rendered_version=self.version
+                rendered_html=self.rendered_html, rendered_version=self.version, rendered_with=RENDERER_VERSION
             )
         return self.rendered_html
 

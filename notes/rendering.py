@@ -25,6 +25,10 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
+# Part of every note's cache key: bump it whenever a change here changes the HTML a body
+# renders to, and each note re-renders lazily the next time it is shown.
+RENDERER_VERSION = 1
+
 WIKI_URL = "/notes/wiki/"
 RUN_URL = "/runs/{run}/"
 RUN_ARTIFACT_URL = "/runs/{run}/artifacts/{path}"

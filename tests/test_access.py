@@ -74,3 +74,16 @@ def test_paper_choices_in_the_note_form_are_only_the_users_own(auth_client, thei
     form = auth_client.get(reverse("notes:new"), {"paper": theirs["paper"].pk}).context["form"]
     assert list(form.fields["paper"].queryset) == []
     assert form["paper"].value() is None
+
+
+def test_a_new_note_posted_with_another_users_client_id_never_edits_their_note(auth_client, other_user, user):
+    client_id = "6f1c2a57-3a6e-4c59-9a8e-0f2b9d1e7c11"
+    Note.objects.create_note(other_user, title=f"{SECRET} draft", body=SECRET, client_id=client_id)
+    for autosave in ("1", ""):
+        response = auth_client.post(
+            reverse("notes:new"), {"title": "mine", "body": "my text", "client_id": client_id, "autosave": autosave},
+            HTTP_HX_REQUEST="true",
+        )
+        assert response.status_code == 200 and SECRET not in response.content.decode()
+    assert Note.objects.get(user=other_user).body == SECRET
+    assert list(Note.objects.filter(user=user).values_list("body", flat=True)) == ["my text"]

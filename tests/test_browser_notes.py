@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from notes.models import Note, Revision, Snippet
+from notes.models import Note, Paper, Revision, Snippet
 from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -81,6 +81,82 @@ def test_autosave_then_reload_keeps_the_text(logged_in_page, user):
     assert Note.objects.get(pk=note.pk).body == "start and more typed text"
 
 
+def test_a_new_note_autosaves_and_the_url_shown_then_reloads_its_text(logged_in_page, user):
+    page = logged_in_page
+    page.goto("/notes/new/")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "clean")
+    page.click("#id_body")
+    page.keyboard.type("Idea for tomorrow\nablate the warmup")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "dirty")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "saved", timeout=8000)
+    note = Note.objects.get(user=user)
+    expect(page).to_have_url(re.compile(rf"/notes/{note.pk}/edit/$"))
+    expect(page.locator("h1")).to_contain_text("Editing Idea for tomorrow")
+    expect(page).to_have_title("Edit Idea for tomorrow · Lablog")
+    expect(page.locator("#editor")).to_have_attribute("hx-post", f"/notes/{note.pk}/edit/")
+    expect(page.locator("#editor-actions button")).to_have_text("Save")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "editor-phone.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    # Typing on goes on as edits of the same note, with the same save state.
+    page.keyboard.type(", then the schedule")
+    expect(page.locator("#save-state")).to_contain_text("version 2", timeout=8000)
+    page.reload()
+    expect(page.locator("#id_body")).to_have_value("Idea for tomorrow\nablate the warmup, then the schedule")
+    assert Note.objects.filter(user=user).count() == 1
+
+
+def test_save_clicked_while_a_new_note_autosaves_makes_one_note(logged_in_page, user):
+    page = logged_in_page
+    page.goto("/notes/new/")
+    page.fill("#id_body", "raced text")
+    page.wait_for_timeout(1150)  # the autosave is about to leave
+    page.dblclick("text=Create note")
+    expect(page.locator(".note-body")).to_contain_text("raced text")
+    assert list(Note.objects.filter(user=user).values_list("body", flat=True)) == ["raced text"]
+
+
+def test_a_body_far_over_the_size_limit_gets_a_clear_message_and_the_text_stays(logged_in_page, user):
+    note = Note.objects.create_note(user, title="Big", body="small")
+    page = logged_in_page
+    page.goto(f"/notes/{note.pk}/edit/")
+    huge = "x" * 6_000_000  # over Django's request size cap too, so only the editor can explain it
+    page.fill("#id_body", huge)
+    expect(page.locator("#save-state")).to_contain_text("too long to save: 6,000,000 bytes", timeout=8000)
+    page.keyboard.press("Control+s")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "error")
+    assert page.locator("#id_body").evaluate("el => el.value.length") == 6_000_000
+    assert Note.objects.get(pk=note.pk).body == "small"
+
+
+def test_typing_while_a_save_is_in_flight_shows_not_saved_then_saves_the_rest(logged_in_page, user):
+    import time
+
+    note = Note.objects.create_note(user, title="Slow", body="start")
+    page = logged_in_page
+    slowed = []
+
+    def slow_first_save(route):
+        if route.request.method == "POST" and not slowed:
+            slowed.append(route.request.post_data)
+            time.sleep(0.6)  # the server is slow to answer the first save
+        route.continue_()
+
+    page.route(f"**/notes/{note.pk}/edit/", slow_first_save)
+    page.goto(f"/notes/{note.pk}/edit/")
+    page.click("#id_body")
+    page.keyboard.press("End")
+    page.keyboard.type(" one")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "saving", timeout=5000)
+    with page.expect_response(lambda response: response.request.method == "POST" and "/edit/" in response.url):
+        page.keyboard.type(" two")  # while the first save is on its way
+    # The answer to the first save must not claim the newer text is saved (the next autosave is ~1 s away).
+    page.wait_for_timeout(200)
+    assert page.locator("#save-state").get_attribute("data-state") == "dirty"
+    expect(page.locator("#save-state")).to_contain_text("version 3", timeout=8000)
+    assert Note.objects.get(pk=note.pk).body == "start one two"
+
+
 def test_snippets_are_added_edited_and_deleted_inline_without_a_reload(logged_in_page, user):
     note = Note.objects.create_note(user, title="Reading", body="notes")
     page = logged_in_page
@@ -106,6 +182,63 @@ def test_snippets_are_added_edited_and_deleted_inline_without_a_reload(logged_in
     expect(page.locator(".snippet")).to_have_count(0)
     assert not Snippet.objects.exists()
     assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_double_clicked_buttons_add_one_snippet_and_one_paper(logged_in_page, user):
+    note = Note.objects.create_note(user, title="Reading", body="notes")
+    page = logged_in_page
+    page.goto(note.get_absolute_url())
+    page.click(".snippet-add summary")
+    page.fill("#id_text", "quoted once")
+    page.dblclick("text=Add snippet")
+    expect(page.locator(".snippet-quote")).to_have_count(1)
+    page.wait_for_load_state("networkidle")
+    assert Snippet.objects.filter(note=note).count() == 1
+    page.goto("/papers/new/")
+    page.fill("#id_title", "Attention is all you need")
+    # Two clicks a moment apart, the second while the first request is already on its way.
+    page.evaluate("""() => { const button = document.querySelector("form.stacked button[type=submit]");
+                             button.click(); setTimeout(() => button.click(), 30); }""")
+    expect(page.locator("h1")).to_have_text("Attention is all you need")
+    page.wait_for_load_state("networkidle")
+    assert Paper.objects.filter(user=user).count() == 1
+
+
+def test_pasting_an_arxiv_pdf_link_fills_the_bare_id_and_warns_about_a_duplicate(logged_in_page, user):
+    existing = Paper.objects.create(user=user, title="HuggingGPT", arxiv_id="2303.17580")
+    page = logged_in_page
+    page.goto("/papers/new/")
+    page.fill("#id_arxiv_id", "https://arxiv.org/pdf/2401.00001v2.pdf")
+    page.dispatch_event("#id_arxiv_id", "paste")
+    expect(page.locator("#id_arxiv_id")).to_have_value("2401.00001")
+    page.fill("#id_arxiv_id", "arxiv.org/abs/2303.17580v1")
+    page.dispatch_event("#id_arxiv_id", "change")
+    warning = page.locator("#arxiv-field .error")
+    expect(warning).to_contain_text("You already have this paper")
+    expect(warning.locator("a")).to_have_attribute("href", existing.get_absolute_url())
+
+
+def test_every_notes_page_fits_a_phone_screen_without_sideways_scrolling(logged_in_page, user):
+    paper = Paper.objects.create(
+        user=user, title="Classifier-Free Diffusion Guidance", year=2022, arxiv_id="2207.12598",
+        authors="Jonathan Ho, Tim Salimans", url="https://arxiv.org/abs/2207.12598v1-with-a-very-long-url-that-must-wrap",
+    )
+    note = Note.objects.create_note(user, title="Guidance", body=CODE_AND_MATH + "\n" + "x" * 300, tags=["cfg"], paper=paper)
+    note.apply_edit(base_version=1, title="Guidance", body=CODE_AND_MATH)
+    Snippet.objects.create(note=note, kind="code", language="python", text="print('" + "y" * 200 + "')")
+    page = logged_in_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    pages = {
+        "log": "/", "note": note.get_absolute_url(), "editor": f"/notes/{note.pk}/edit/", "new-note": "/notes/new/",
+        "papers": "/papers/", "paper": paper.get_absolute_url(), "paper-form": "/papers/new/",
+        "revisions": f"/notes/{note.pk}/revisions/", "revision": f"/notes/{note.pk}/revisions/1/",
+    }
+    for name, url in pages.items():
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        screenshot(page, f"phone-{name}.png")
+        sideways = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert sideways <= 0, f"{name} scrolls {sideways}px sideways on a phone"
 
 
 def test_following_a_wiki_link_creates_the_note_and_it_shows_the_backlink(logged_in_page, user):
@@ -185,20 +318,39 @@ def test_take_theirs_replaces_the_editor_text_with_the_saved_version(browser_con
 
 def test_tag_filter_narrows_the_log_in_place(logged_in_page, user):
     Note.objects.create_note(user, title="About RL", body="", tags=["rl"])
-    Note.objects.create_note(user, title="About vision", body="", tags=["vision"])
+    Note.objects.create_note(user, title="About vision", body="", tags=["vision", "rl"])
     page = logged_in_page
     page.goto("/")
     expect(page.locator(".entry")).to_have_count(2)
     page.evaluate("window.stillTheSamePage = true")
-    page.select_option("select[name=tag]", "rl")
-    expect(page.locator(".entry")).to_have_count(1)
-    expect(page.locator(".entry")).to_contain_text("About RL")
-    expect(page).to_have_url(re.compile(r"tag=rl"))
-    assert page.evaluate("window.stillTheSamePage") is True
-    screenshot(page, "log-filtered.png")
-    page.click(".tag-cloud >> text=#vision")
+    page.select_option("select[name=tag]", "vision")
     expect(page.locator(".entry")).to_have_count(1)
     expect(page.locator(".entry")).to_contain_text("About vision")
+    expect(page).to_have_url(re.compile(r"tag=vision"))
+    expect(page.locator(".tag-cloud .tag.active")).to_contain_text("#vision")
+    screenshot(page, "log-filtered.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "log-phone.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    # The cloud and the tags on entries filter in place too, and the tag select follows.
+    page.click(".tag-cloud >> text=#rl")
+    expect(page.locator(".entry")).to_have_count(2)
+    expect(page.locator(".tag-cloud .tag.active")).to_contain_text("#rl")
+    expect(page.locator("select[name=tag]")).to_have_value("rl")
+    expect(page).to_have_url(re.compile(r"tag=rl"))
+    page.fill(".filters input[name=q]", "vision")
+    expect(page.locator(".entry")).to_have_count(1)
+    page.click(".entry .tag >> text=#vision")
+    expect(page).to_have_url(re.compile(r"/\?q=vision&tag=vision$"))
+    expect(page.locator("select[name=tag]")).to_have_value("vision")
+    page.click(".tag-cloud .tag.active")  # clicking the active tag clears it
+    expect(page.locator("select[name=tag]")).to_have_value("")
+    expect(page).not_to_have_url(re.compile(r"tag="))
+    assert page.evaluate("window.stillTheSamePage") is True
+    # The URL shown is a bookmark of the filtered log.
+    page.goto("/?tag=vision")
+    expect(page.locator(".entry")).to_have_count(1)
+    expect(page.locator(".tag-cloud .tag.active")).to_contain_text("#vision")
 
 
 def test_keyboard_slash_focuses_search_and_question_mark_lists_shortcuts(logged_in_page, user):

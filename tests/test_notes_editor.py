@@ -30,6 +30,47 @@ def test_double_submitted_new_note_form_creates_one_note(auth_client, user):
     assert note.title == "Twice clicked" and note.tag_names() == ["a", "b"]
 
 
+def autosave_new(client, client_id, *, body, title="", base_version="", autosave=True):
+    data = {"title": title, "body": body, "tags": "", "paper": "", "client_id": client_id, "base_version": base_version}
+    if autosave:
+        data["autosave"] = "1"
+    return client.post(reverse("notes:new"), data, HTTP_HX_REQUEST="true")
+
+
+def test_first_autosave_of_a_new_note_creates_it_and_turns_the_page_into_its_editor(auth_client, user):
+    response = autosave_new(auth_client, str(uuid.uuid4()), body="# Fresh idea\nfirst words")
+    note = Note.objects.get(user=user)
+    assert (note.title, note.body, note.version) == ("Fresh idea", "# Fresh idea\nfirst words", 1)
+    edit_url = reverse("notes:edit", args=[note.pk])
+    assert response.status_code == 200 and response["HX-Replace-Url"] == edit_url
+    html = response.content.decode()
+    assert 'data-state="saved"' in html and f'data-edit-url="{edit_url}"' in html
+    assert 'name="base_version" id="id_base_version" value="1" hx-swap-oob="true"' in html
+    assert 'id="page-head" hx-swap-oob="true"' in html and "Editing" in html
+
+
+def test_autosave_racing_save_on_a_new_note_makes_one_note_with_the_latest_text(auth_client, user):
+    client_id = str(uuid.uuid4())
+    autosave_new(auth_client, client_id, body="half a thought")
+    # Save was clicked before the autosave's answer arrived: same client_id, no base version yet.
+    save = autosave_new(auth_client, client_id, body="half a thought, finished", autosave=False)
+    again = autosave_new(auth_client, client_id, body="half a thought, finished", autosave=False)  # double click
+    note = Note.objects.get(user=user)
+    assert save["HX-Redirect"] == again["HX-Redirect"] == note.get_absolute_url()
+    assert (note.body, note.version) == ("half a thought, finished", 2)
+    assert note.revisions.get().body == "half a thought"
+
+
+def test_later_autosaves_of_a_created_note_are_versioned_edits(auth_client, user):
+    client_id = str(uuid.uuid4())
+    autosave_new(auth_client, client_id, body="one")
+    autosave_new(auth_client, client_id, body="one two", base_version=1)
+    stale = autosave_new(auth_client, client_id, body="one three", base_version=1)
+    assert stale.status_code == 409 and "one two" in stale.content.decode()
+    note = Note.objects.get(user=user)
+    assert (note.body, note.version) == ("one two", 2)
+
+
 def test_new_note_form_is_prefilled_from_the_query_and_carries_a_client_id(auth_client):
     response = auth_client.get(reverse("notes:new"), {"title": "Classifier-free guidance"})
     form = response.context["form"]
@@ -91,7 +132,7 @@ def test_body_over_one_megabyte_is_refused_with_a_form_error_and_nothing_saved(a
     note.refresh_from_db()
     assert note.body == "first text" and note.version == 1
     created = auth_client.post(reverse("notes:new"), {"body": huge, "client_id": str(uuid.uuid4())})
-    assert created.status_code == 200 and "too long" in created.content.decode()
+    assert created.status_code == 422 and "too long" in created.content.decode()
     assert Note.objects.filter(user=user).count() == 1
 
 

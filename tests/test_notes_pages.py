@@ -86,6 +86,35 @@ def test_tag_cloud_counts_notes_per_tag(auth_client, user):
     assert cloud == {"rl": 3, "vision": 1}
 
 
+def test_tag_cloud_counts_what_the_other_filters_leave_and_keeps_the_active_tag(auth_client, user):
+    paper = Paper.objects.create(user=user, title="DDPM")
+    Note.objects.create_note(user, title="a", body="", tags=["rl", "vision"], paper=paper)
+    Note.objects.create_note(user, title="b", body="", tags=["rl"])
+    Note.objects.create_note(user, title="c", body="", tags=["audio"])
+    cloud = auth_client.get(reverse("notes:log"), {"paper": paper.pk, "tag": "audio"}).context["tag_cloud"]
+    assert {t.name: t.count for t in cloud} == {"audio": 0, "rl": 1, "vision": 1}
+
+
+def test_filtered_log_fragment_brings_the_tag_cloud_and_tag_filter_along(auth_client, user):
+    paper = Paper.objects.create(user=user, title="DDPM")
+    Note.objects.create_note(user, title="a", body="", tags=["rl"], paper=paper)
+    Note.objects.create_note(user, title="b", body="", tags=["vision"])
+    html = auth_client.get(reverse("notes:log"), {"paper": paper.pk, "tag": "rl"}, HTTP_HX_REQUEST="true").content.decode()
+    cloud = html[html.index('id="tag-cloud"'):]
+    assert 'hx-swap-oob="true"' in cloud[:200]
+    # The active tag links back to the same filters without it; the cloud only has what the paper's notes carry.
+    assert f'class="tag active" style="--weight: 1" href="/?paper={paper.pk}"' in cloud
+    assert "#vision" not in cloud
+    assert '<option value="rl" selected>' in html and 'id="tag-filter" hx-swap-oob="true"' in html
+
+
+def test_full_log_page_has_no_out_of_band_copies(auth_client, user):
+    Note.objects.create_note(user, title="a", body="", tags=["rl"])
+    html = auth_client.get(reverse("notes:log"), {"tag": "rl"}).content.decode()
+    assert html.count('id="tag-cloud"') == 1 and html.count('id="tag-filter"') == 1
+    assert 'id="tag-cloud" class="tag-cloud" hx-target="#results" hx-swap="outerHTML" hx-push-url="true">' in html
+
+
 @pytest.mark.parametrize("name", ["search/_index_badge.html", "search/_note_related.html", "workers/_note_runnables.html", "exchange/_note_export.html"])
 def test_note_page_includes_the_other_apps_panels(auth_client, user, name):
     note = Note.objects.create_note(user, title="t", body="b")

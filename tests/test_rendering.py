@@ -17,6 +17,7 @@ from notes.rendering import (
     render_equation,
     render_markdown,
 )
+from tests.browser import chromium  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared/data/notes-corpus.json"
@@ -316,38 +317,32 @@ MATH_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>{bo
 
 
 @pytest.mark.browser
-def test_math_js_typesets_once_on_load_and_after_htmx_swaps():
-    from playwright.sync_api import sync_playwright
-
+def test_math_js_typesets_once_on_load_and_after_htmx_swaps(chromium):
+    # The shared session browser: a second Playwright in the same process would clash with its event loop.
     body = render_markdown(
         "Inline $a^2 < b$ here.\n\n$$\n\\sum_i x_i\n$$\n\nbad $\\frac{$ ok $\\href{javascript:alert(1)}{click}$"
     )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    page = chromium.new_page()
+    try:
+        page.set_content(MATH_PAGE.format(body=body))
+        page.add_script_tag(path=str(ROOT / "static/vendor/katex/katex.min.js"))
+        page.add_script_tag(path=str(ROOT / "static/js/math.js"))
+        page.evaluate("document.dispatchEvent(new Event('DOMContentLoaded'))")
+        assert page.locator(".math-inline .katex").count() == 2
+        assert page.locator(".math-display .katex-display").count() == 1
+        assert page.locator(".math .katex").count() == 3
+        # KaTeX runs untrusted: \\href in a note does not become a link.
+        assert page.locator(".math a").count() == 0
+        # Broken TeX shows KaTeX's error text in place instead of stopping the rest.
+        assert page.locator(".math .katex-error").count() == 1
+        # A fragment swapped in by htmx gets typeset; the math already done is not touched again.
+        page.evaluate(
+            """html => { document.getElementById('swap').innerHTML = html;
+                         document.body.dispatchEvent(new CustomEvent('htmx:afterSettle', {bubbles: true})); }""",
+            render_markdown("$c$"),
         )
-        try:
-            page = browser.new_page()
-            page.set_content(MATH_PAGE.format(body=body))
-            page.add_script_tag(path=str(ROOT / "static/vendor/katex/katex.min.js"))
-            page.add_script_tag(path=str(ROOT / "static/js/math.js"))
-            page.evaluate("document.dispatchEvent(new Event('DOMContentLoaded'))")
-            assert page.locator(".math-inline .katex").count() == 2
-            assert page.locator(".math-display .katex-display").count() == 1
-            assert page.locator(".math .katex").count() == 3
-            # KaTeX runs untrusted: \\href in a note does not become a link.
-            assert page.locator(".math a").count() == 0
-            # Broken TeX shows KaTeX's error text in place instead of stopping the rest.
-            assert page.locator(".math .katex-error").count() == 1
-            # A fragment swapped in by htmx gets typeset; the math already done is not touched again.
-            page.evaluate(
-                """html => { document.getElementById('swap').innerHTML = html;
-                             document.body.dispatchEvent(new CustomEvent('htmx:afterSettle', {bubbles: true})); }""",
-                render_markdown("$c$"),
-            )
-            assert page.locator(".math .katex").count() == 4
-            # Typesetting twice would read KaTeX's own output back as TeX.
-            assert page.locator(".math-inline annotation").first.text_content() == "a^2 < b"
-        finally:
-            browser.close()
+        assert page.locator(".math .katex").count() == 4
+        # Typesetting twice would read KaTeX's own output back as TeX.
+        assert page.locator(".math-inline annotation").first.text_content() == "a^2 < b"
+    finally:
+        page.close()

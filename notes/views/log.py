@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.http import QueryDict
 from django.shortcuts import render
 
 from notes.forms import LogFilterForm
@@ -11,15 +12,34 @@ from notes.views.common import partial_or_page
 
 @login_required
 def log(request):
-    """The research diary: the user's notes, newest first, filtered and paginated."""
+    """The research diary: the user's notes, newest first, filtered and paginated.
+
+    An htmx request (a filter change, a tag click, a page link) gets the results plus the tag
+    cloud and the tag filter out of band, so the whole page follows the filters."""
     form = LogFilterForm(request.GET or None, user=request.user)
-    notes = form.filter(Note.objects.for_user(request.user)).select_related("paper").prefetch_related("tags")
+    mine = Note.objects.for_user(request.user)
+    notes = form.filter(mine).select_related("paper").prefetch_related("tags")
     page = Paginator(notes.distinct(), settings.NOTES_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    tag_cloud = Tag.objects.for_user(request.user).annotate(count=Count("notes")).filter(count__gt=0)
+    active_tag = (request.GET.get("tag") or "").strip().lower()
+    # The filters in use, for page and tag links (empty fields left out of the URL).
+    query = QueryDict(mutable=True)
+    for key, value in request.GET.items():
+        if value and key != "page":
+            query[key] = value
+    without_tag = query.copy()
+    without_tag.pop("tag", None)
+    # The cloud counts the notes the other filters (text, paper, dates) leave; the active tag always shows.
+    others = form.filter(mine, by_tag=False)
+    tag_cloud = (
+        Tag.objects.for_user(request.user)
+        .annotate(count=Count("notes", filter=Q(notes__in=others.values("pk"))))
+        .filter(Q(count__gt=0) | Q(name=active_tag))
+    )
+    template_name = partial_or_page(request, "notes/log.html", "results")
     context = {
-        "form": form, "page": page, "query": query.urlencode(), "tag_cloud": tag_cloud,
-        "active_tag": (request.GET.get("tag") or "").lower(),
+        "form": form, "page": page, "query": query.urlencode(), "tag_query": without_tag.urlencode(),
+        "tag_cloud": tag_cloud, "active_tag": active_tag,
+        "all_tags": Tag.objects.for_user(request.user).filter(notes__isnull=False).distinct(),
+        "fragment": template_name != "notes/log.html",
     }
-    return render(request, partial_or_page(request, "notes/log.html", "results"), context)
+    return render(request, template_name, context)

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from notes.forms import EditNoteForm, NewNoteForm, NoteForm, SnippetForm
 from notes.models import EditConflict, Note, Paper
@@ -32,20 +33,45 @@ def note_detail(request, pk):
 
 @login_required
 def note_new(request):
-    """New note; `?title=` (from a missing wiki-link) and `?paper=` prefill it."""
-    if request.method == "POST":
-        form = NewNoteForm(request.POST, user=request.user)
-        if form.is_valid():
-            data = form.cleaned_data
-            note = Note.objects.create_note(
-                request.user, title=data["title"], body=data["body"], tags=data["tags"], paper=data["paper"],
-                client_id=data["client_id"],
-            )
-            return redirect(note)
-    else:
+    """New note; `?title=` (from a missing wiki-link) and `?paper=` prefill it.
+
+    The form's client_id names the note it creates, so the first autosave, a racing Save and
+    a double click make one note: a POST whose client_id already has a note edits that note.
+    An autosave answers with the save state and turns the page into that note's editor;
+    Save (or a plain form post) goes to the note."""
+    if request.method != "POST":
         paper = Paper.objects.for_user(request.user).filter(pk=request.GET.get("paper") or None).first()
         form = NewNoteForm(user=request.user, initial={"title": request.GET.get("title", ""), "paper": paper and paper.pk})
-    return render(request, "notes/edit.html", {"form": form, "note": None})
+        return render(request, "notes/edit.html", {"form": form, "note": None})
+
+    form = NewNoteForm(request.POST, user=request.user)
+    autosave = bool(request.htmx) and request.POST.get("autosave") == "1"
+    status = 200
+    context = {"form": form, "note": None}
+    if form.is_valid():
+        data = form.cleaned_data
+        fields = {"title": data["title"], "body": data["body"], "tags": data["tags"], "paper": data["paper"]}
+        try:
+            # create_note gives back the note this client_id made already (by an earlier request
+            # from this page, or one racing this); this text then goes on top of it, based on
+            # version 1 until the page has heard of the note. On a fresh note it changes nothing.
+            note = Note.objects.create_note(request.user, client_id=data["client_id"], **fields)
+            note = note.apply_edit(base_version=data["base_version"] or 1, **fields)
+        except EditConflict as conflict:
+            status = 409
+            context.update(note=conflict.current, conflict=conflict.current, yours=data)
+        else:
+            if not request.htmx:
+                return redirect(note)
+            if not autosave:
+                return HttpResponseClientRedirect(note.get_absolute_url())
+            context.update(note=note, saved=True, created=True)
+    else:
+        status = 422
+    response = render(request, partial_or_page(request, "notes/edit.html", "save-state"), context, status=status)
+    if context["note"] and request.htmx:
+        replace_url(response, reverse("notes:edit", args=[context["note"].pk]))
+    return response
 
 
 @login_required

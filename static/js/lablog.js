@@ -40,10 +40,12 @@
   });
 
   // --- Editor: autosave, save state, conflicts ----------------------------------------------
+  // A new note's editor autosaves too: the first autosave creates the note (the form's
+  // client_id makes a racing Save or a double click land on that same note), and the page
+  // goes on as that note's editor (the server answers with its edit URL and base version).
   function setupEditor(form) {
     if (form.dataset.ready) return;
     form.dataset.ready = "1";
-    const autosave = form.hasAttribute("data-autosave");
     let timer = null;
     let edits = 0;          // bumped by every keystroke
     let editsAtSend = 0;    // the value of `edits` when the last save left
@@ -58,9 +60,13 @@
     function conflictOpen() {
       return document.querySelector("#conflict .conflict") !== null;
     }
+    function blankNewNote() {
+      // Nothing typed yet in a note that does not exist: no point creating an empty one.
+      return !form.elements.base_version.value && !form.elements.title.value.trim() && !form.elements.body.value.trim();
+    }
     function schedule() {
       clearTimeout(timer);
-      if (autosave && !conflictOpen()) {
+      if (!conflictOpen() && !blankNewNote()) {
         timer = setTimeout(function () { htmx.trigger(form, "autosave"); }, AUTOSAVE_DELAY_MS);
       }
     }
@@ -72,40 +78,64 @@
       schedule();
     });
 
-    if (autosave) {
-      form.addEventListener("htmx:beforeRequest", function (event) {
-        if (event.detail.elt !== form) return;
-        if (conflictOpen()) { event.preventDefault(); return; }
-        clearTimeout(timer);
-        editsAtSend = edits;
-        state("saving", "Saving…");
-      });
-      form.addEventListener("htmx:afterSwap", function (event) {
-        if (event.detail.elt !== form) return;
-        if (event.detail.xhr.status === 409) {
-          const panel = document.querySelector("#conflict .conflict");
-          if (panel) panel.scrollIntoView({ behavior: "smooth", block: "start" });
-          return;
-        }
-        if (event.detail.xhr.status !== 200) return;
-        if (edits !== editsAtSend) {
-          // Typed while the save was in flight: that newer text still needs a save.
-          state("dirty", "Not saved yet");
-          schedule();
-        } else {
-          dirty = false;
-        }
-      });
-      form.addEventListener("htmx:sendError", function () {
-        state("error", "Not saved: the server cannot be reached. Retrying…");
-        timer = setTimeout(function () { htmx.trigger(form, "autosave"); }, 5000);
-      });
-      form.addEventListener("htmx:responseError", function (event) {
-        state("error", `Not saved: the server answered ${event.detail.xhr.status}. Your text is still here; try Save again.`);
-      });
-    } else {
-      form.addEventListener("submit", function () { dirty = false; });
+    form.addEventListener("htmx:configRequest", function (event) {
+      if (event.detail.elt !== form) return;
+      // Save and Ctrl+S on a new note go to the note; an autosave stays in the editor.
+      if (event.detail.triggeringEvent && event.detail.triggeringEvent.type === "autosave") {
+        event.detail.parameters.autosave = "1";
+      }
+    });
+    function tooLong() {
+      const limit = Number(form.elements.body.dataset.maxBytes);
+      const size = new Blob([form.elements.body.value]).size;
+      if (!limit || size <= limit) return false;
+      state("error", `Not saved: this note is too long to save: ${size.toLocaleString("en")} bytes, the limit is ${limit.toLocaleString("en")}. Split it into several notes.`);
+      return true;
     }
+
+    form.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.detail.elt !== form) return;
+      if (conflictOpen() || tooLong()) { event.preventDefault(); return; }
+      clearTimeout(timer);
+      editsAtSend = edits;
+      state("saving", "Saving…");
+    });
+    // Listened for on the form, which sent the request: the swapped #save-state is replaced,
+    // so htmx:afterSwap on it never reaches here. The response is in the page by now.
+    form.addEventListener("htmx:afterRequest", function (event) {
+      if (event.detail.elt !== form) return;
+      const status = event.detail.xhr.status;
+      const editUrl = document.getElementById("save-state")?.dataset.editUrl;
+      if (editUrl && form.getAttribute("hx-post") !== editUrl) {
+        // The note was just created: later saves are edits of it.
+        form.setAttribute("action", editUrl);
+        form.setAttribute("hx-post", editUrl);
+        htmx.process(form);
+      }
+      if (status === 409) {
+        const panel = document.querySelector("#conflict .conflict");
+        if (panel) panel.scrollIntoView({ behavior: "smooth", block: "start" });
+        return;
+      }
+      if (status !== 200) return;
+      if (edits === editsAtSend) {
+        dirty = false;  // also after a save answered with a redirect to the note, which swaps nothing
+      } else {
+        // Typed while the save was in flight: that newer text still needs a save.
+        state("dirty", "Not saved yet");
+        schedule();
+      }
+    });
+    // The preview inside the form has its own requests: only the form's own count here.
+    form.addEventListener("htmx:sendError", function (event) {
+      if (event.detail.elt !== form) return;
+      state("error", "Not saved: the server cannot be reached. Retrying…");
+      timer = setTimeout(function () { htmx.trigger(form, "autosave"); }, 5000);
+    });
+    form.addEventListener("htmx:responseError", function (event) {
+      if (event.detail.elt !== form) return;
+      state("error", `Not saved: the server answered ${event.detail.xhr.status}. Your text is still here; try Save again.`);
+    });
 
     window.addEventListener("beforeunload", function (event) {
       if (dirty) event.preventDefault();
@@ -135,6 +165,21 @@
       }
     });
   }
+
+  // --- Forms marked data-submit-once (paper, delete, restore): a double click submits once ----
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (event.defaultPrevented || !form.hasAttribute("data-submit-once")) return;
+    if (form.dataset.submitting) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitting = "1";
+  });
+  // Coming back to a page from the history cache, its forms may be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) { delete form.dataset.submitting; });
+  });
 
   // --- Snippet forms: show the fields of the chosen kind ------------------------------------
   function setupSnippetFields(root) {
