@@ -28,7 +28,10 @@ _shared = {"users": 0}
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
+        message = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)  # CI installs it (make test): a missing browser there is a broken setup
+        pytest.skip(message)
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls made
     # from the test body are still synchronous and safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -1,30 +1,14 @@
 """In Chromium: add a runnable on a note, run it on a real worker, watch it finish and see the image."""
 
-import os
-
 import pytest
-from django.conf import settings as django_settings
 
 from notes.models import Note
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.browser import browser_context, chromium, logged_in_page  # noqa: F401
 
 
 @pytest.fixture
-def page(live_server, client, user):
-    from playwright.sync_api import sync_playwright
-
-    client.force_login(user)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        host = live_server.url.split("//", 1)[1].split(":")[0]
-        context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "domain": host, "path": "/"}])
-        yield context.new_page()
-        browser.close()
+def page(logged_in_page):  # noqa: F811
+    return logged_in_page
 
 
 @pytest.mark.browser
