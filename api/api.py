@@ -198,6 +198,10 @@ def delete_snippet(request, snippet_id: int = Path(..., ge=1, le=MAX_ID)):
 papers = Router(tags=["papers"])
 
 
+# Fields a PATCH may clear with null; null for a text field means "".
+PAPER_NULLABLE = {"year", "author_count", "published"}
+
+
 def _paper_out(paper: Paper) -> dict:
     return {f: getattr(paper, f) for f in s.PaperOut.model_fields if f != "id"} | {"id": paper.pk}
 
@@ -232,7 +236,7 @@ def get_paper(request, paper_id: int = Path(..., ge=1, le=MAX_ID)):
 def update_paper(request, payload: s.PaperPatch, paper_id: int = Path(..., ge=1, le=MAX_ID)):
     paper = get_object_or_404(Paper.objects.for_user(request.auth), pk=paper_id)
     for name, value in payload.dict(exclude_unset=True).items():
-        setattr(paper, name, value if value is not None or name == "year" else "")
+        setattr(paper, name, value if value is not None or name in PAPER_NULLABLE else "")
     return _save_paper(paper) or Status(200, _paper_out(paper))
 
 

@@ -73,6 +73,8 @@ class PaperOut(Schema):
     authors: str
     year: int | None
     venue: str
+    author_count: int | None
+    published: date | None
     arxiv_id: str
     doi: str
     url: str
@@ -87,6 +89,8 @@ class PaperIn(Schema):
     authors: Text = ""
     year: int | None = Field(None, ge=1, le=32767)
     venue: Text = Field("", max_length=300)
+    author_count: int | None = Field(None, ge=0, le=2**31 - 1)
+    published: date | None = None
     arxiv_id: Text = Field("", max_length=40)
     doi: Text = Field("", max_length=200)
     url: Text = Field("", max_length=500)
@@ -99,6 +103,8 @@ class PaperPatch(Schema):
     authors: Text | None = None
     year: int | None = Field(None, ge=1, le=32767)
     venue: Text | None = Field(None, max_length=300)
+    author_count: int | None = Field(None, ge=0, le=2**31 - 1)
+    published: date | None = None
     arxiv_id: Text | None = Field(None, max_length=40)
     doi: Text | None = Field(None, max_length=200)
     url: Text | None = Field(None, max_length=500)

@@ -39,6 +39,7 @@ def export_data(user) -> dict:
         "papers": [
             {
                 "key": item_key(p, "paper"), "title": p.title, "authors": p.authors, "year": p.year, "venue": p.venue,
+                "author_count": p.author_count, "published": _iso(p.published),
                 "arxiv_id": p.arxiv_id, "doi": p.doi, "url": p.url, "abstract": p.abstract,
                 "citation_key": p.citation_key, "created": _iso(p.created),
             }
@@ -134,10 +135,15 @@ def _bib_value(text: str) -> str:
 def paper_bibtex(paper) -> str:
     fields = {
         "title": paper.title, "author": " and ".join(paper.author_list), "year": paper.year or "",
+        # biblatex reads `date`; BibTeX styles read `month` (a macro, so written bare below).
+        "date": _iso(paper.published) or "", "month": paper.published.strftime("%b").lower() if paper.published else "",
         "journal": paper.venue, "eprint": paper.arxiv_id, "archivePrefix": "arXiv" if paper.arxiv_id else "",
         "doi": paper.doi, "url": paper.url, "abstract": paper.abstract,
     }
-    body = ",\n".join(f"  {name} = {{{_bib_value(str(value))}}}" for name, value in fields.items() if value)
+    body = ",\n".join(
+        f"  {name} = {value}" if name == "month" else f"  {name} = {{{_bib_value(str(value))}}}"
+        for name, value in fields.items() if value
+    )
     kind = "article" if paper.venue else "misc"
     return f"@{kind}{{{bib_key(paper)},\n{body}\n}}\n"
 

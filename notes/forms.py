@@ -62,13 +62,21 @@ class PaperForm(forms.ModelForm):
 
     class Meta:
         model = Paper
-        fields = ["title", "authors", "year", "venue", "arxiv_id", "doi", "url", "citation_key", "abstract"]
+        fields = [
+            "title", "authors", "author_count", "published", "year", "venue", "arxiv_id", "doi", "url", "citation_key",
+            "abstract",
+        ]
         widgets = {
             "authors": forms.Textarea(attrs={"rows": 3}),
+            "published": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "abstract": forms.Textarea(attrs={"rows": 8}),
             "arxiv_id": forms.TextInput(attrs={"placeholder": "2303.17580 or an arxiv.org abs/pdf URL"}),
         }
-        help_texts = {"arxiv_id": "Paste an arXiv id or any arxiv.org abs/pdf link; it is kept as the bare id."}
+        labels = {"author_count": "Number of authors", "published": "Date"}
+        help_texts = {
+            "arxiv_id": "Paste an arXiv id or any arxiv.org abs/pdf link; it is kept as the bare id.",
+            "year": "Filled in from the date when there is one.",
+        }
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

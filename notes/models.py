@@ -41,6 +41,10 @@ class Paper(models.Model):
     authors = models.TextField(blank=True, help_text="One author per line, or comma-separated.")
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     venue = models.CharField(max_length=300, blank=True)
+    author_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many authors the paper has, when the full list is not known."
+    )
+    published = models.DateField(null=True, blank=True, help_text="The day it appeared (preprint or publication).")
     arxiv_id = models.CharField("arXiv id", max_length=40, blank=True, db_index=True)
     doi = models.CharField("DOI", max_length=200, blank=True)
     url = models.URLField(max_length=500, blank=True)
@@ -70,6 +74,11 @@ class Paper(models.Model):
     def save(self, *args, **kwargs):
         if self.arxiv_id:
             self.arxiv_id = arxiv.normalize(self.arxiv_id) or self.arxiv_id
+        # The date names the year; a year alone (BibTeX, old rows) is kept as it is.
+        if self.published and self.year != self.published.year:
+            self.year = self.published.year
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "year"}
         super().save(*args, **kwargs)
         transaction.on_commit(lambda: signals.paper_changed.send(sender=Paper, paper_id=self.pk, user_id=self.user_id))
 

@@ -98,6 +98,16 @@ def test_paper_crud_and_duplicate_arxiv_id(api, user):
     assert api("delete", f"/api/papers/{pid}").status_code == 204
 
 
+def test_paper_author_count_and_date_are_set_read_and_cleared_over_the_api(api, user):
+    created = api("post", "/api/papers/", {"title": "ITERTL", "author_count": 6, "published": "2024-06-27"}).json()
+    assert (created["author_count"], created["published"], created["year"]) == (6, "2024-06-27", 2024)
+    assert api("get", f"/api/papers/{created['id']}").json()["published"] == "2024-06-27"
+    patched = api("patch", f"/api/papers/{created['id']}", {"author_count": None, "published": None}).json()
+    assert (patched["author_count"], patched["published"], patched["year"]) == (None, None, 2024)
+    assert api("post", "/api/papers/", {"title": "Bad", "published": "27 Jun 2024"}).status_code == 422
+    assert api("post", "/api/papers/", {"title": "Bad", "author_count": -1}).status_code == 422
+
+
 def test_snippet_crud(api, user):
     note = Note.objects.create_note(user, title="T", body="x")
     created = api("post", f"/api/notes/{note.pk}/snippets", {"kind": "code", "text": "x = 1", "language": "python"})

@@ -1,8 +1,9 @@
 """Lablog JSON: export → import for another user gives back exactly the same data."""
 
 import json
+from datetime import date
 
-from exchange.exporters import export_data, export_json
+from exchange.exporters import export_data, export_json, paper_bibtex
 from exchange.importers import import_bytes
 from notes.models import Note, Paper, Snippet
 
@@ -13,7 +14,7 @@ def make_library(user):
         venue="NeurIPS", arxiv_id="1706.03762", doi="10.5555/3295222.3295349", abstract="Transformers.",
         citation_key="vaswani2017",
     )
-    Paper.objects.create(user=user, title="A paper no note mentions")
+    Paper.objects.create(user=user, title="A paper no note mentions", author_count=6, published=date(2024, 6, 27))
     cache = Note.objects.create_note(user, title="KV cache", body="Keys and values.", tags=["inference"])
     attention = Note.objects.create_note(
         user, title="Attention", body="First draft. See [[KV cache]].", tags=["transformers"], paper=paper
@@ -46,6 +47,8 @@ def test_json_export_imports_back_losslessly_for_a_new_user(user, other_user):
     ]
     assert list(Note.objects.get(user=other_user, title="KV cache").backlinks()) == [attention]
     assert attention.paper.user == other_user
+    listed = Paper.objects.get(user=other_user, title="A paper no note mentions")
+    assert (listed.author_count, listed.published, listed.year) == (6, date(2024, 6, 27), 2024)
 
 
 def test_importing_the_same_export_twice_changes_nothing(user, other_user):
@@ -66,3 +69,13 @@ def test_broken_items_in_an_export_fail_alone(user, other_user):
     report = import_bytes(other_user, "lablog.json", json.dumps(data).encode()).as_dict()
     assert [f["reason"] for f in report["failed"]] == ["version must be a positive integer", "missing key"]
     assert Note.objects.filter(user=other_user).count() == 1
+
+
+def test_bibtex_export_gives_the_date_and_month_and_reads_back(user, other_user):
+    paper = Paper.objects.create(user=user, title="ITERTL", authors="A. Author", author_count=6,
+                                 published=date(2024, 6, 27))
+    bib = paper_bibtex(paper)
+    assert "  year = {2024},\n  date = {2024-06-27},\n  month = jun\n}" in bib
+    report = import_bytes(other_user, "papers.bib", bib.encode()).as_dict()
+    assert report["failed"] == []
+    assert Paper.objects.get(user=other_user).year == 2024

@@ -1,5 +1,7 @@
 """Papers: arXiv normalisation, duplicates, the paper page and list."""
 
+from datetime import date
+
 import pytest
 from django.urls import reverse
 
@@ -7,7 +9,7 @@ from notes.models import Note, Paper
 
 
 def add_paper(client, **fields):
-    data = {"title": "HuggingGPT", "authors": "", "year": "", "venue": "", "arxiv_id": "", "doi": "", "url": "",
+    data = {"title": "HuggingGPT", "authors": "", "author_count": "", "published": "", "year": "", "venue": "", "arxiv_id": "", "doi": "", "url": "",
             "citation_key": "", "abstract": "", **fields}
     return client.post(reverse("notes:paper_new"), data)
 
@@ -82,6 +84,43 @@ def test_papers_list_sorts_by_year_and_title(auth_client, user):
     assert order("-title") == ["C paper", "B paper", "A paper"]
     assert order("year") == ["B paper", "A paper", "C paper"]
     assert order("-year") == ["A paper", "B paper", "C paper"]
+
+
+def test_papers_list_sorts_by_published_date_with_undated_papers_last(auth_client, user):
+    for title, published, year in [("Old", date(2020, 1, 13), None), ("New", date(2024, 6, 27), None),
+                                   ("Mid", date(2023, 9, 19), None), ("Year only", None, 2025), ("Undated", None, None)]:
+        Paper.objects.create(user=user, title=title, published=published, year=year)
+
+    def order(sort):
+        return [p.title for p in auth_client.get(reverse("notes:papers"), {"sort": sort}).context["papers"]]
+
+    assert order("published") == ["Old", "Mid", "New", "Year only", "Undated"]
+    assert order("-published") == ["New", "Mid", "Old", "Year only", "Undated"]
+    # The year follows the date, so sorting by year agrees.
+    assert order("-year") == ["Year only", "New", "Mid", "Old", "Undated"]
+
+
+def test_author_count_and_date_show_on_the_paper_page_and_list(auth_client, user):
+    paper = Paper.objects.create(user=user, title="ITERTL", author_count=6, published=date(2024, 6, 27))
+    page = auth_client.get(paper.get_absolute_url()).content.decode()
+    assert "6 authors · <time datetime=\"2024-06-27\">27 Jun 2024</time>" in page
+    listing = auth_client.get(reverse("notes:papers")).content.decode()
+    assert "6 authors" in listing and "27 Jun 2024" in listing
+    assert paper.year == 2024
+
+
+def test_author_count_and_date_are_edited_in_the_paper_form(auth_client, user):
+    paper = Paper.objects.create(user=user, title="ITERTL", year=2019)
+    form_html = auth_client.get(reverse("notes:paper_edit", args=[paper.pk])).content.decode()
+    assert 'name="author_count"' in form_html and 'type="date"' in form_html
+    response = auth_client.post(reverse("notes:paper_edit", args=[paper.pk]), {
+        "title": "ITERTL", "author_count": "6", "published": "2024-06-27", "year": "2019",
+    })
+    assert response.status_code == 302
+    paper.refresh_from_db()
+    assert (paper.author_count, paper.published, paper.year) == (6, date(2024, 6, 27), 2024)
+    form_html = auth_client.get(reverse("notes:paper_edit", args=[paper.pk])).content.decode()
+    assert 'value="2024-06-27"' in form_html
 
 
 def test_deleting_a_paper_keeps_its_notes(auth_client, user):

@@ -78,9 +78,14 @@ def _paper_saver(entry):
     def save(ctx):
         _require(entry, "key", "title")
         fields = {f: entry.get(f) or "" for f in ("authors", "venue", "doi", "url", "abstract", "citation_key")}
+        author_count = entry.get("author_count")
+        if author_count is not None and (not isinstance(author_count, int) or author_count < 0):
+            raise ItemError("author_count must be a whole number")
+        published = _date(entry.get("published"))
         paper, created = upsert_paper(
             ctx, source_key=entry["key"], arxiv_id=entry.get("arxiv_id") or "", title=entry["title"],
-            year=entry.get("year"), **fields,
+            year=entry.get("year"), author_count=author_count, published=published.date() if published else None,
+            **fields,
         )
         if entry.get("created"):
             Paper.objects.filter(pk=paper.pk).update(created=_date(entry["created"]))

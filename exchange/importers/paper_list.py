@@ -4,9 +4,11 @@ date. Page chrome (menus, "Subscribe", the listing's own date) has no abstract
 after it, so it is never taken for a paper."""
 
 import re
+from datetime import date as date_type
 from datetime import datetime
 
 from exchange.importers.base import Item, key, upsert_paper
+from notes.models import Paper
 
 # An abstract is a long paragraph of prose; titles and page chrome are short.
 ABSTRACT_MIN_CHARS = 150
@@ -42,17 +44,18 @@ def parse(text: str) -> list[dict]:
     return papers
 
 
-def _year(date: str) -> int | None:
+def published(date: str) -> date_type | None:
+    """The listing's date when it names the year. A date without one ("Feb 10") means "this year"
+    on the day the page was captured, which the pasted text does not say: it is left out rather
+    than guessed."""
     try:
-        return datetime.strptime(date, "%b %d, %Y").year
+        return datetime.strptime(date, "%b %d, %Y").date()
     except ValueError:
         return None
 
 
-def venue(paper: dict) -> str:
-    """Where the listing said it appeared: the author count and date have no other field on a Paper."""
-    parts = [f"{paper['author_count']} authors" if paper["author_count"] else "", paper["date"]]
-    return ", ".join(p for p in parts if p)
+# What this importer once stored in `venue` for want of fields: "6 authors, Jun 27, 2024".
+LEGACY_VENUE = r"^([0-9]+ authors?)?(, )?([A-Z][a-z]{2} [0-9]{1,2}(, [0-9]{4})?)?$"
 
 
 def items(text: str, name: str) -> list[Item]:
@@ -61,9 +64,12 @@ def items(text: str, name: str) -> list[Item]:
 
 def _saver(paper: dict):
     def save(ctx):
+        source_key = key("paper", " ".join(paper["title"].split()).casefold())
+        Paper.objects.for_user(ctx.user).filter(source_key=source_key, venue__regex=LEGACY_VENUE).update(venue="")
+        # The year follows the date (Paper.save).
         _, created = upsert_paper(
-            ctx, source_key=key("paper", " ".join(paper["title"].split()).casefold()), title=paper["title"],
-            abstract=paper["abstract"], year=_year(paper["date"]), venue=venue(paper),
+            ctx, source_key=source_key, title=paper["title"], abstract=paper["abstract"],
+            author_count=paper["author_count"], published=published(paper["date"]),
         )
         return [("papers", created)]
 

@@ -11,6 +11,8 @@ SORTS = {
     "-title": [F("title").desc()],
     "year": [F("year").asc(nulls_last=True), F("title").asc()],
     "-year": [F("year").desc(nulls_last=True), F("title").asc()],
+    "published": [F("published").asc(nulls_last=True), F("year").asc(nulls_last=True), F("title").asc()],
+    "-published": [F("published").desc(nulls_last=True), F("year").desc(nulls_last=True), F("title").asc()],
 }
 
 
