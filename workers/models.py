@@ -3,9 +3,14 @@
 A run is written by one worker at a time: `claim()` takes a lease (a random owner id) and
 every later write is filtered on that owner and on status=running, so a worker that lost
 its lease (the reaper failed the run, or the run was re-delivered) can no longer change it.
+
+A run is delivered at least once: `dispatch()` records when its message was sent, or why it could
+not be (the broker was down); the reaper re-sends queued runs that were never delivered, and `claim`
+makes every copy after the first a no-op.
 """
 
 import datetime
+import logging
 import re
 
 from django.conf import settings
@@ -16,6 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notes.models import Note
+from workers.signals import run_finished
+
+logger = logging.getLogger(__name__)
 
 ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -68,6 +76,22 @@ class RunQuerySet(models.QuerySet):
         cutoff = now - datetime.timedelta(seconds=settings.RUNS_LEASE_SECONDS)
         return self.filter(status=Run.RUNNING, heartbeat__lt=cutoff)
 
+    def undelivered(self, now=None, idle_queues=frozenset()):
+        """Queued runs whose message may never reach a worker: sending failed, the process died
+        before sending, or it was sent long ago while a worker on its queue sits idle (the
+        broker lost it, e.g. Redis restarted without its data)."""
+        now = now or timezone.now()
+        cutoff = now - datetime.timedelta(seconds=settings.RUNS_REDISPATCH_SECONDS)
+        candidates = self.filter(status=Run.QUEUED, cancel_requested=False).filter(
+            ~models.Q(dispatch_error="")
+            | models.Q(dispatched__isnull=True, created__lt=cutoff)
+            | models.Q(dispatched__lt=cutoff)
+        )
+        return [
+            run for run in candidates
+            if run.dispatch_error or run.dispatched is None or run.queue in idle_queues
+        ]
+
 
 class Run(models.Model):
     QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
@@ -89,6 +113,8 @@ class Run(models.Model):
     worker_host = models.CharField(max_length=200, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
+    dispatched = models.DateTimeField(null=True, blank=True, help_text="When its message was last sent.")
+    dispatch_error = models.CharField(max_length=300, blank=True, help_text="Why the last send failed.")
     cancel_requested = models.BooleanField(default=False)
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
@@ -132,11 +158,36 @@ class Run(models.Model):
 
     def dispatch(self) -> None:
         """Send the run to its kind's queue once the transaction that created it commits."""
+        transaction.on_commit(self.send, robust=True)
+
+    def send(self) -> bool:
+        """Publish the run's message now and record the outcome; a broker that is down does not
+        raise (the request still succeeds, the run stays queued and the reaper sends it again)."""
         from workers.tasks.runs import run_job
 
-        pk, queue = self.pk, self.queue
-        # robust: a broker that is down must not break the request; the run stays queued.
-        transaction.on_commit(lambda: run_job.apply_async(args=[pk], queue=queue), robust=True)
+        try:
+            run_job.apply_async(args=[self.pk], queue=self.queue)
+        except Exception as exc:
+            logger.warning("run %s: could not send to queue %s: %r", self.pk, self.queue, exc)
+            self.dispatch_error = "the task queue was unreachable; the run is sent again automatically once it is back"
+            Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(dispatch_error=self.dispatch_error)
+            return False
+        self.dispatched, self.dispatch_error = timezone.now(), ""
+        Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(dispatched=self.dispatched, dispatch_error="")
+        return True
+
+    @classmethod
+    def redispatch_undelivered(cls, now=None, idle_queues=frozenset()) -> int:
+        """Send again the queued runs that never reached a worker; the number sent."""
+        return sum(run.send() for run in cls.objects.undelivered(now, idle_queues))
+
+    def _announce_finished(self) -> None:
+        """`run_finished` for an end not written by a worker (reaped, cancelled while queued)."""
+        pk, status = self.pk, self.status
+        note_id, user_id = Run.objects.filter(pk=pk).values_list("runnable__note_id", "runnable__note__user_id").get()
+        transaction.on_commit(
+            lambda: run_finished.send(sender=Run, run_id=pk, note_id=note_id, user_id=user_id, status=status)
+        )
 
     def rerun(self) -> "Run":
         return self.runnable.start_run(self.params)
@@ -145,11 +196,13 @@ class Run(models.Model):
     def request_cancel(self) -> None:
         """A queued run is cancelled at once; a running one stops at its job's next check."""
         now = timezone.now()
-        Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(
+        cancelled = Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(
             status=Run.CANCELLED, finished=now, cancel_requested=True, step="cancelled before it started"
         )
         Run.objects.filter(pk=self.pk, status=Run.RUNNING).update(cancel_requested=True)
         self.refresh_from_db()
+        if cancelled:
+            self._announce_finished()
 
     # --- state changes from the worker (only the lease holder) --------------------------
     def _mine(self, owner: str):
@@ -191,9 +244,16 @@ class Run(models.Model):
     def reap_lost(cls, now=None) -> int:
         """Fail running runs whose heartbeat stopped (the worker was killed or its machine is gone)."""
         now = now or timezone.now()
-        return cls.objects.lost(now).update(
-            status=cls.FAILED, error=cls.WORKER_LOST, finished=now, lease_owner=""
-        )
+        reaped = 0
+        for run in cls.objects.lost(now):
+            # Row by row, re-checking the heartbeat: a run that beat in between is left alone.
+            if cls.objects.lost(now).filter(pk=run.pk).update(
+                status=cls.FAILED, error=cls.WORKER_LOST, finished=now, lease_owner=""
+            ):
+                run.status = cls.FAILED
+                run._announce_finished()
+                reaped += 1
+        return reaped
 
     def save_artifact(self, owner: str, name: str, data: bytes, content_type: str) -> "RunArtifact":
         if not ARTIFACT_NAME.match(name) or ".." in name:

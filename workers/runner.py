@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from workers.jobs import get_kind
+from workers.liveness import alive_workers
 from workers.models import LeaseLost, Run
 from workers.signals import run_finished
 
@@ -219,3 +220,17 @@ def execute_run(run_id: int, worker_host: str = "") -> str | None:
     else:
         logger.warning("run %s: lease lost before the result was written", run_id)
     return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+
+
+def idle_queues() -> set[str]:
+    """Queues with a live worker that holds no running run (empty when Redis does not answer)."""
+    busy = set(Run.objects.filter(status=Run.RUNNING).values_list("worker_host", flat=True))
+    return {q for w in alive_workers() or [] if w["hostname"] not in busy for q in w["queues"]}
+
+
+def recover_runs(now=None) -> dict:
+    """What the periodic reaper does: fail runs whose worker died, send again runs never delivered."""
+    return {
+        "failed": Run.reap_lost(now),
+        "redispatched": Run.redispatch_undelivered(now, idle_queues()),
+    }

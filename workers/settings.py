@@ -10,6 +10,9 @@ from lablog.env import envint, envstr, var_dir
 RUNS_HEARTBEAT_SECONDS = envint("RUNS_HEARTBEAT_SECONDS", 5)
 RUNS_LEASE_SECONDS = envint("RUNS_LEASE_SECONDS", 60)
 RUNS_REAPER_SECONDS = envint("RUNS_REAPER_SECONDS", 30)
+# A queued run sent this long ago while a worker on its queue is idle (or never sent at all)
+# is sent again by the reaper: the broker lost its message. Duplicates are harmless (claim).
+RUNS_REDISPATCH_SECONDS = envint("RUNS_REDISPATCH_SECONDS", 120)
 # Keep the last this many characters of a run's log in the database.
 RUNS_LOG_MAX_CHARS = envint("RUNS_LOG_MAX_CHARS", 200_000)
 # Trained checkpoints reused by jobs (per worker machine; a cache, safe to delete).

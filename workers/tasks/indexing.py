@@ -1,1 +1,62 @@
-"""Search indexing tasks (queue `embed`, and `index` for the single index writer)."""
+"""Search indexing tasks (queue `embed`, and `index` for the single index writer).
+
+Each task re-reads its row by id and is safe to run twice (acks late: a task whose
+worker died runs again). Failures are recorded for the status page and retried with
+backoff; the reconcile task picks up whatever is still stale after that.
+"""
+
+from celery import shared_task
+
+from search import indexing, reindex
+from search.hnsw import write_snapshot
+from search.models import Passage
+
+RETRY = dict(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=8)
+
+
+@shared_task(name="search.index_note", queue="embed", acks_late=True, **RETRY)
+def index_note(note_id: int) -> str:
+    try:
+        return indexing.index_note(note_id)
+    except Exception as exc:
+        indexing.record_failure(Passage.NOTE, note_id, exc)
+        raise
+
+
+@shared_task(name="search.index_paper", queue="embed", acks_late=True, **RETRY)
+def index_paper(paper_id: int) -> str:
+    try:
+        return indexing.index_paper(paper_id)
+    except Exception as exc:
+        indexing.record_failure(Passage.PAPER, paper_id, exc)
+        raise
+
+
+@shared_task(name="search.remove_note", queue="embed", acks_late=True, **RETRY)
+def remove_note(note_id: int) -> None:
+    indexing.remove_note(note_id)
+
+
+@shared_task(name="search.remove_paper", queue="embed", acks_late=True, **RETRY)
+def remove_paper(paper_id: int) -> None:
+    indexing.remove_paper(paper_id)
+
+
+@shared_task(name="search.reindex_user", queue="embed", acks_late=True, **RETRY)
+def reindex_user(user_id: int) -> None:
+    reindex.reindex_user(user_id)
+
+
+@shared_task(name="search.reconcile", queue="embed", acks_late=True)
+def reconcile() -> int:
+    return reindex.reconcile()
+
+
+@shared_task(name="search.snapshot_user", queue="index", acks_late=True, **RETRY)
+def snapshot_user(user_id: int) -> dict:
+    return write_snapshot(user_id)
+
+
+@shared_task(name="search.snapshot_all", queue="index", acks_late=True)
+def snapshot_all() -> int:
+    return reindex.snapshot_all()
