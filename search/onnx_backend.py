@@ -1,0 +1,82 @@
+"""Embedding with ONNX Runtime directly: the model's transformer exported once (offline,
+from the local safetensors) to an .onnx file, run with the model's own fast tokenizer
+and mean pooling, exactly what the sentence-transformers pipeline does (checked against
+it in bench/embed_throughput.py: mean cosine 0.9999+ for fp32).
+"""
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+MAX_TOKENS = 256
+
+
+def export(model_dir: Path, out: Path, quantize: bool = False) -> Path:
+    """Write `out` (fp32, or dynamically quantised int8) once; needs torch only here."""
+    import torch
+    from transformers import AutoModel
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out.with_suffix(".fp32.onnx") if quantize else out
+    if not fp32.exists():
+        bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+        class Encoder(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.bert(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
+
+        model = Encoder().eval()
+        ids = torch.ones((2, 16), dtype=torch.long)
+        tmp = fp32.with_suffix(f".{os.getpid()}.tmp")
+        torch.onnx.export(
+            model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp), dynamo=False,
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+            opset_version=17,
+        )
+        os.replace(tmp, fp32)
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        os.replace(tmp, out)
+    return out
+
+
+class OnnxEmbedder:
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._lock = threading.Lock()  # the tokenizer's padding state is per object
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of similar length pad less
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            with self._lock:
+                encoded = self.tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
+            mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+            out[chunk] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out

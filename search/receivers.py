@@ -1,0 +1,68 @@
+"""Listeners of the notes signals (sent after commit): each save enqueues indexing on
+queue `embed`. A broker that does not answer never fails the save: the error is logged
+and the reconcile task indexes the source once Redis is back."""
+
+import logging
+
+from notes import signals
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(task, *args) -> bool:
+    try:
+        try:
+            task.apply_async(args=args, retry=False)
+        except RuntimeError as exc:
+            if "closed pool" not in str(exc):
+                raise
+            # kombu's shared connection pool was closed under us: send on a connection of our own.
+            with task.app.connection_for_write() as connection:
+                task.apply_async(args=args, retry=False, connection=connection)
+        return True
+    except Exception:
+        log.warning("search: could not enqueue %s%r; reconcile will pick it up", task.name, args, exc_info=True)
+        return False
+
+
+def _note_changed(sender, note_id, **kwargs):
+    from workers.tasks.indexing import index_note
+
+    from search.indexing import index_note_text
+
+    try:
+        index_note_text(note_id)
+    except Exception:  # the save has committed; the worker and reconcile still index it
+        log.warning("search: keyword passages of note %s not written at save", note_id, exc_info=True)
+    enqueue(index_note, note_id)
+
+
+def _note_deleted(sender, note_id, **kwargs):
+    from workers.tasks.indexing import remove_note
+
+    enqueue(remove_note, note_id)
+
+
+def _paper_changed(sender, paper_id, **kwargs):
+    from workers.tasks.indexing import index_paper
+
+    enqueue(index_paper, paper_id)
+
+
+def _paper_deleted(sender, paper_id, **kwargs):
+    from workers.tasks.indexing import remove_paper
+
+    enqueue(remove_paper, paper_id)
+
+
+def _snippet_changed(sender, note_id, **kwargs):
+    _note_changed(sender, note_id)
+
+
+def connect() -> None:
+    signals.note_changed.connect(_note_changed, dispatch_uid="search-note-changed")
+    signals.note_deleted.connect(_note_deleted, dispatch_uid="search-note-deleted")
+    signals.paper_changed.connect(_paper_changed, dispatch_uid="search-paper-changed")
+    signals.paper_deleted.connect(_paper_deleted, dispatch_uid="search-paper-deleted")
+    signals.snippet_changed.connect(_snippet_changed, dispatch_uid="search-snippet-changed")
+    signals.snippet_deleted.connect(_snippet_changed, dispatch_uid="search-snippet-deleted")

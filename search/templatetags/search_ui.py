@@ -1,0 +1,58 @@
+"""Template helpers of the search UI: highlighted passages and a note's index state."""
+
+import re
+
+from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+# Words too common to be worth marking in a passage.
+STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were with near not".split()
+)
+# A 5,000-character query must not become a 5,000-branch regular expression.
+MAX_TERMS = 24
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a query worth marking: no operators or stop words, no repeats, longest first."""
+    terms = []
+    for word in re.findall(r"\w+", query or ""):
+        word = word.casefold()
+        if (len(word) > 1 or not word.isascii()) and word not in STOPWORDS and word not in terms:
+            terms.append(word)
+    return sorted(terms[:MAX_TERMS], key=len, reverse=True)
+
+
+def _stem(term: str) -> str:
+    # "embeddings" should mark "embedding" too: match the word's start, without a plural ending.
+    return term[:-1] if len(term) > 3 and term.endswith("s") else term
+
+
+@register.filter(needs_autoescape=False)
+def highlight_terms(text, query):
+    """Escape `text` and wrap every word that starts like a query word in <mark>."""
+    text = str(text or "")
+    terms = query_terms(str(query or ""))
+    if not terms:
+        return mark_safe(escape(text))
+    pattern = re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(re.escape(_stem(t)) for t in terms), re.IGNORECASE)
+    out, last = [], 0
+    for match in pattern.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        out.append(f"<mark>{escape(match.group())}</mark>")
+        last = match.end()
+    out.append(escape(text[last:]))
+    return mark_safe("".join(out))
+
+
+@register.simple_tag
+def note_index_state(note) -> str:
+    """"indexed", "pending", "failed" or "off" (the note is marked "don't index")."""
+    # Imported here: Django loads every tag library at start-up, and pages without
+    # search tags must not pay for the search stack.
+    from search import services
+
+    return services.note_index_state(note)

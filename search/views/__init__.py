@@ -1,0 +1,1 @@
+"""Views of the search app, by concern: results (page and dropdown), note panels, index status."""

@@ -1,0 +1,48 @@
+"""The search parameters of /search/ as a form: query, mode and filters, all in the URL."""
+
+from django import forms
+
+from notes.models import Paper, Tag
+from search.services import SearchFilters
+
+MODES = [("hybrid", "Hybrid"), ("semantic", "Meaning"), ("keyword", "Words")]
+KINDS = [("note", "Notes"), ("paper", "Papers"), ("snippet", "Snippets")]
+# Deep enough for any real paging; keeps the offset handed to the search service sane.
+MAX_PAGE = 1000
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
+    mode = forms.ChoiceField(choices=MODES, required=False, widget=forms.RadioSelect)
+    tag = forms.ChoiceField(required=False)
+    paper = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    kind = forms.MultipleChoiceField(choices=KINDS, required=False, widget=forms.CheckboxSelectMultiple)
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, widget=forms.HiddenInput)
+
+    def __init__(self, user, data, **kwargs):
+        super().__init__(data, **kwargs)
+        # "from" and "to" are Python keywords, hence added by name rather than declared.
+        self.fields["from"] = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+        self.fields["to"] = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+        self.fields["tag"].choices = [("", "Any tag")] + [(t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)]
+        self.fields["paper"].choices = [("", "Any paper")] + list(
+            Paper.objects.for_user(user).order_by("title").values_list("pk", "title")
+        )
+
+    def search_args(self) -> dict:
+        """Keyword arguments for the search service from the valid fields; a bad field is left out
+        (and shown as an error next to it), so odd input narrows nothing and never fails."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "query": data.get("q") or "",
+            "mode": data.get("mode") or "hybrid",
+            "filters": SearchFilters(
+                tag=data.get("tag") or None,
+                paper_id=data.get("paper"),
+                date_from=data.get("from"),
+                date_to=data.get("to"),
+                kinds=tuple(data.get("kind") or (k for k, _ in KINDS)),
+            ),
+            "page": data.get("page") or 1,
+        }

@@ -1,0 +1,63 @@
+"""In Chromium: type in the search box, see live results, Enter for the results page, click a hit,
+land on the note scrolled to the passage."""
+
+import re
+
+import pytest
+
+from notes.models import Note
+from search import hnsw
+from search.indexing import index_note
+from tests.browser import *  # noqa: F401,F403
+
+def filler(where: str) -> str:
+    return "\n\n".join(f"{where} paragraph {n}: the lab notebook records the weather, the coffee and the pump noise." for n in range(30))
+
+
+BODY = f"# Setup\n\n{filler('Before')}\n\n## Calibration\n\nThe trap stiffness was calibrated from the power spectrum of the bead's Brownian motion.\n\n{filler('After')}"
+
+
+@pytest.fixture(autouse=True)
+def _own_index_dir(settings, tmp_path):
+    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
+    hnsw.forget()
+    yield
+    hnsw.forget()
+
+
+@pytest.mark.browser
+def test_type_see_live_results_enter_click_lands_on_the_passage(logged_in_page, user, live_server):
+    page = logged_in_page
+    note = Note.objects.create_note(user, title="Optical tweezers", body=BODY)
+    other = Note.objects.create_note(user, title="Sourdough", body="Feed the starter with rye flour.")
+    for n in (note, other):
+        assert index_note(n.pk) == "indexed"
+
+    page.goto(live_server.url + "/")
+    box = page.locator(".searchbox input[type=search]")
+    box.click()
+    box.press_sequentially("trap stiffness", delay=40)
+    live_hit = page.locator("#search-dropdown a.hit-title", has_text="Optical tweezers")
+    live_hit.wait_for()
+    assert page.locator("#search-dropdown mark", has_text="stiffness").count() >= 1
+    assert page.locator("#search-dropdown a.hit-title").first.inner_text() == "Optical tweezers"
+    with page.expect_response(lambda r: "/search/?" in r.url and "q=trap" in r.url and "mode=keyword" in r.url):
+        page.get_by_label("Words").check()  # switching mode searches again
+    page.locator("#search-dropdown a.hit-title", has_text="Optical tweezers").wait_for()
+    page.get_by_label("Hybrid").check()
+    box.focus()
+
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/search/\?q=trap\+stiffness&mode=hybrid"))
+    assert page.locator("h1").inner_text() == "Search"
+    hit = page.locator("#search-results a.hit-title", has_text="Optical tweezers")
+    hit.click()
+
+    page.wait_for_url(re.compile(rf"/notes/{note.pk}/#p-\d+$"))
+    highlighted = page.locator(".note-body .search-hit-passage")
+    highlighted.first.wait_for()
+    texts = highlighted.all_inner_texts()
+    assert "trap stiffness was calibrated" in " ".join(texts[:2])  # the passage starts at its section
+    assert "Before paragraph" not in " ".join(texts)
+    box_in_view = page.locator(".note-body p", has_text="trap stiffness").bounding_box()
+    assert 0 <= box_in_view["y"] <= 900  # scrolled to it, far below the fold

@@ -1,0 +1,191 @@
+"""Faults with real Celery workers and a real broker: killed workers, a broker that is
+down while a user saves, two processes saving at once."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from notes.models import Note
+from search import hnsw, indexing, services
+from search.check import check_user
+from search.models import Passage
+from tests import celery_worker as worker_process
+from workers.liveness import redis_client
+
+pytestmark = [pytest.mark.worker]
+
+# Long enough (~100 passages) that embedding it takes seconds, so the kill lands mid-way.
+LONG_BODY = "\n\n".join(
+    f"Paragraph {i}: the learning rate warm-up schedule interacts with gradient clipping and batch size {i}." * 3
+    for i in range(400)
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_index_dir(settings, tmp_path):
+    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
+    hnsw.forget()
+    yield
+    hnsw.forget()
+
+
+def wait_for(condition, timeout=180.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def state(note_id: int) -> str:
+    return services.note_index_state(Note.objects.get(pk=note_id))
+
+
+def test_note_is_indexed_after_its_worker_is_killed_mid_embedding(celery_worker, user, tmp_path):
+    env = {"CELERY_VISIBILITY_TIMEOUT": "2", "SEARCH_INDEX_DIR": str(tmp_path / "index")}
+    worker = celery_worker(queues=["embed"], extra_env=env)
+    note = Note.objects.create_note(user, title="Warm-up", body=LONG_BODY)
+    # The worker has taken the task (acks late: it sits in Redis's unacked set while it runs).
+    wait_for(lambda: redis_client().hlen("unacked") > 0, 60, "the worker to take the task")
+    time.sleep(0.5)
+    worker.kill()
+    assert state(note.pk) == "pending"
+    celery_worker(queues=["embed"], extra_env=env)
+    wait_for(lambda: state(note.pk) == "indexed", 240, "the re-delivered task")
+    assert services.search(user, "warm-up schedule and gradient clipping", mode="semantic").hits[0].note_id == note.pk
+    assert check_user(user.pk)["problems"] == []
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    """A redis-server of this test's own (the shared one on 6379 must never be stopped),
+    with the app's broker pointed at it; `own_redis.stop()` / `.start()`."""
+    from lablog import redis_server
+    from lablog.celery import app
+
+    sock = tmp_path / "redis.sock"
+
+    class Server:
+        url = f"unix://{sock}"
+        proc = None
+
+        def start(self):
+            self.proc = redis_server.start_background(sock, tmp_path / "redis-data")
+
+        def stop(self):
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    server = Server()
+    server.start()
+    old_broker = app.conf.broker_url
+    settings.REDIS_URL = server.url
+    use_broker(app, f"redis+socket://{sock}")
+    yield server
+    use_broker(app, old_broker)
+    if server.proc.poll() is None:
+        server.stop()
+
+
+def use_broker(app, url: str) -> None:
+    """Point the app's producers at another broker (connection and producer pools are cached)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_reindex_requested_while_redis_is_down_does_not_claim_to_run(user, own_redis):
+    from search.models import UserIndexState
+
+    own_redis.stop()
+    services.request_reindex(user)
+    assert UserIndexState.objects.get(user=user).reindex_state == "idle"
+    assert services.reindex_progress(user)["state"] == "idle"
+
+
+def test_note_saved_while_redis_is_down_is_indexed_when_it_returns(celery_worker, user, own_redis, tmp_path):
+    own_redis.stop()
+    note = Note.objects.create_note(user, title="Glaciers", body="Ice sheets retreat as the climate warms.")
+    # The save succeeded; the note waits, and is found by words already.
+    assert Note.objects.filter(pk=note.pk).exists()
+    assert state(note.pk) == "pending"
+    assert [h.note_id for h in services.search(user, "glaciers", mode="keyword").hits] == [note.pk]
+
+    own_redis.start()
+    env = {
+        "REDIS_URL": own_redis.url, "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+        "SEARCH_RECONCILE_SECONDS": "1", "SEARCH_RECONCILE_GRACE_SECONDS": "0",
+    }
+    celery_worker(queues=["embed"], extra_env=env)
+    beat_log = open(tmp_path / "beat.log", "wb")
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "lablog", "beat", "--schedule", str(tmp_path / "beat-schedule"),
+         "--loglevel", "INFO"],
+        cwd=worker_process.ROOT, env=dict(os.environ, DATABASE_URL=worker_process.test_database_url(), **env), stdout=beat_log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: state(note.pk) == "indexed", 240, "reconcile to index the note")
+    finally:
+        beat.terminate()
+        beat.wait(20)
+        beat_log.close()
+    assert services.search(user, "melting polar ice", mode="semantic").hits[0].note_id == note.pk
+
+
+SAVER = """
+import sys
+from django.contrib.auth import get_user_model
+from notes.models import Note
+user = get_user_model().objects.get(pk={user_id})
+topics = {topics!r}
+for i in range({count}):
+    note = Note.objects.create_note(user, title="", body=topics[(i * 7 + {offset}) % len(topics)] + " ({offset}-" + str(i % 5) + ")")
+    if i % 10 == 0:
+        note.apply_edit(base_version=note.version, title=note.title, body=note.body + " Edited once.")
+    if i % 25 == 0:
+        print("deleted", note.pk)
+        note.delete()
+"""
+
+TOPICS = [
+    "Contrastive learning of visual representations.", "Protein structure prediction with attention.",
+    "Graph neural networks for molecules.", "Sparse mixture of experts routing.", "Diffusion models for audio.",
+    "Retrieval augmented generation.", "Speculative decoding speeds up inference.", "Quantisation to four bits.",
+    "Curriculum learning for reinforcement agents.", "Neural radiance fields for scenes.",
+]
+
+
+def test_two_processes_saving_500_notes_leave_one_live_vector_per_passage(celery_worker, user, tmp_path):
+    celery_worker(queues=["embed"], concurrency=2, extra_env={"SEARCH_INDEX_DIR": str(tmp_path / "index")})
+    env = dict(os.environ, DATABASE_URL=worker_process.test_database_url())
+    savers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c",
+             SAVER.format(user_id=user.pk, topics=TOPICS, count=250, offset=offset)],
+            cwd=worker_process.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for offset in (0, 3)
+    ]
+    deleted = []
+    for saver in savers:
+        out, err = saver.communicate(timeout=400)
+        assert saver.returncode == 0, err[-3000:]
+        deleted += [int(line.split()[1]) for line in out.splitlines() if line.startswith("deleted")]
+    assert Note.objects.filter(user=user).count() == 500 - len(deleted)
+
+    def settled():
+        return not indexing.stale_sources(grace_seconds=0) and not Passage.objects.filter(note_id__in=deleted).exists()
+
+    wait_for(settled, 400, "the worker to index every note")
+    report = check_user(user.pk)
+    assert report["problems"] == []
+    assert report["vectors"] == report["index_live"] == Passage.objects.filter(user=user).count()
+    for query in TOPICS[:3]:
+        hits = services.search(user, query, limit=50).hits
+        assert hits and not {h.note_id for h in hits} & set(deleted)
