@@ -11,14 +11,7 @@ log = logging.getLogger(__name__)
 
 def enqueue(task, *args) -> bool:
     try:
-        try:
-            task.apply_async(args=args, retry=False)
-        except RuntimeError as exc:
-            if "closed pool" not in str(exc):
-                raise
-            # kombu's shared connection pool was closed under us: send on a connection of our own.
-            with task.app.connection_for_write() as connection:
-                task.apply_async(args=args, retry=False, connection=connection)
+        task.apply_async(args=args, retry=False)
         return True
     except Exception:
         log.warning("search: could not enqueue %s%r; reconcile will pick it up", task.name, args, exc_info=True)

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.celery_worker import CeleryWorker
+from tests.private_redis import PrivateRedis, point_app_at_broker
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -14,6 +15,18 @@ def _clean_redis():
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).flushdb()
     except redis.RedisError:
         pass  # tests that need Redis will say so
+
+
+@pytest.fixture(autouse=True)
+def _own_search_index(settings, tmp_path):
+    """A fresh index directory and in-process HNSW cache per test: ids restart after a rollback
+    on SQLite, and an index kept from an earlier test would answer for the wrong rows."""
+    from search import hnsw
+
+    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
+    hnsw.forget()
+    yield
+    hnsw.forget()
 
 
 @pytest.fixture
@@ -53,3 +66,20 @@ def celery_worker(transactional_db):
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def private_redis(settings, tmp_path_factory):
+    """Point this process (broker and worker heartbeats) at a Redis the test may stop;
+    workers get it with `celery_worker(extra_env={"REDIS_URL": private_redis.url})`."""
+    from lablog.celery import app
+
+    server = PrivateRedis(tmp_path_factory.mktemp("redis", numbered=True))
+    server.start()
+    saved = app.conf.broker_url
+    settings.REDIS_URL = server.url
+    point_app_at_broker("redis+socket://" + str(server.socket))
+    yield server
+    point_app_at_broker(saved)
+    if server.running():
+        server.stop()

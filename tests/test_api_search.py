@@ -4,15 +4,7 @@ import pytest
 
 from api.models import ApiToken
 from notes.models import Note, Paper
-from search import hnsw, indexing
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
+from search import indexing
 
 
 @pytest.fixture

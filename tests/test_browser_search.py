@@ -6,7 +6,6 @@ import re
 import pytest
 
 from notes.models import Note
-from search import hnsw
 from search.indexing import index_note
 from tests.browser import *  # noqa: F401,F403
 
@@ -15,14 +14,6 @@ def filler(where: str) -> str:
 
 
 BODY = f"# Setup\n\n{filler('Before')}\n\n## Calibration\n\nThe trap stiffness was calibrated from the power spectrum of the bead's Brownian motion.\n\n{filler('After')}"
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 @pytest.mark.browser

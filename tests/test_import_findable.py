@@ -10,21 +10,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from notes.models import Note, Paper
-from search import hnsw, services
+from search import services
 from search.models import IndexedSource
 
 pytestmark = pytest.mark.worker
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FILES = ["research-log.txt", "daily-papers-1.txt", "daily-papers-2.txt", "blog-feed.txt"]
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 def test_whole_data_set_is_findable_by_meaning_after_web_import(celery_worker, auth_client, user, settings):

@@ -62,7 +62,7 @@ def test_editing_a_paper_keeps_its_own_arxiv_id_valid(auth_client, user):
 
 def test_paper_page_lists_its_notes_and_offers_a_new_note_about_it(auth_client, user):
     paper = Paper.objects.create(user=user, title="DDPM", abstract="We present high quality image synthesis")
-    about = Note.objects.create_note(user, title="Reading DDPM", body="", paper=paper)
+    Note.objects.create_note(user, title="Reading DDPM", body="", paper=paper)
     Note.objects.create_note(user, title="Unrelated note", body="")
     html = auth_client.get(paper.get_absolute_url()).content.decode()
     assert "Reading DDPM" in html and "Unrelated note" not in html

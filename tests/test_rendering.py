@@ -2,7 +2,6 @@
 
 import json
 import time
-from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 

@@ -2,15 +2,12 @@
 is sent again by the reaper, and a second copy of a message never runs a job twice."""
 
 import datetime
-import shutil
 import time
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from lablog.celery import app
-from lablog.redis_server import start_background
 from notes.models import Note
 from workers.models import Run, Runnable
 from workers.runner import execute_run
@@ -50,40 +47,6 @@ def finished_events():
     run_finished.connect(receiver, weak=False, dispatch_uid="test-delivery")
     yield events
     run_finished.disconnect(dispatch_uid="test-delivery")
-
-
-class PrivateRedis:
-    """Our own redis-server on a unix socket, which the test may stop (never the shared 6379)."""
-
-    def __init__(self, directory):
-        self.socket, self.data = directory / "r.sock", directory / "data"
-        self.url = f"unix://{self.socket}"
-        self.proc = None
-
-    def start(self):
-        self.proc = start_background(self.socket, self.data)
-
-    def stop(self, lose_data=False):
-        self.proc.terminate()
-        self.proc.wait(10)
-        if lose_data:
-            shutil.rmtree(self.data)
-
-
-@pytest.fixture
-def private_redis(settings, tmp_path_factory):
-    """Point this process (broker and worker liveness) at a private Redis."""
-    server = PrivateRedis(tmp_path_factory.mktemp("redis", numbered=True))
-    server.start()
-    saved = app.conf.broker_url
-    settings.REDIS_URL = server.url
-    app.conf.broker_url = "redis+socket://" + str(server.socket)
-    app._pool, app.amqp._producer_pool = None, None
-    yield server
-    app.conf.broker_url = saved
-    app._pool, app.amqp._producer_pool = None, None
-    if server.proc.poll() is None:
-        server.stop()
 
 
 @pytest.mark.worker

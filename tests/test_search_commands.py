@@ -7,16 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from notes.models import Note
-from search import hnsw, indexing
+from search import indexing
 from search.models import Passage
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 @pytest.fixture

@@ -20,14 +20,6 @@ TEXTS = [
 QUERIES = ["training diverged so we reduced the step size", "baking", "transformer token mixing", "GNN"]
 
 
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
-
-
 @pytest.fixture
 def indexed(user):
     notes = []

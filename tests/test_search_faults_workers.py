@@ -5,12 +5,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from notes.models import Note
-from search import hnsw, indexing, services
+from search import indexing, services
 from search.check import check_user
 from search.models import Passage
 from tests import celery_worker as worker_process
@@ -23,14 +22,6 @@ LONG_BODY = "\n\n".join(
     f"Paragraph {i}: the learning rate warm-up schedule interacts with gradient clipping and batch size {i}." * 3
     for i in range(400)
 )
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 def wait_for(condition, timeout=180.0, what="condition"):
@@ -60,66 +51,26 @@ def test_note_is_indexed_after_its_worker_is_killed_mid_embedding(celery_worker,
     assert check_user(user.pk)["problems"] == []
 
 
-@pytest.fixture
-def own_redis(tmp_path, settings):
-    """A redis-server of this test's own (the shared one on 6379 must never be stopped),
-    with the app's broker pointed at it; `own_redis.stop()` / `.start()`."""
-    from lablog import redis_server
-    from lablog.celery import app
-
-    sock = tmp_path / "redis.sock"
-
-    class Server:
-        url = f"unix://{sock}"
-        proc = None
-
-        def start(self):
-            self.proc = redis_server.start_background(sock, tmp_path / "redis-data")
-
-        def stop(self):
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    server = Server()
-    server.start()
-    old_broker = app.conf.broker_url
-    settings.REDIS_URL = server.url
-    use_broker(app, f"redis+socket://{sock}")
-    yield server
-    use_broker(app, old_broker)
-    if server.proc.poll() is None:
-        server.stop()
-
-
-def use_broker(app, url: str) -> None:
-    """Point the app's producers at another broker (connection and producer pools are cached)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-def test_reindex_requested_while_redis_is_down_does_not_claim_to_run(user, own_redis):
+def test_reindex_requested_while_redis_is_down_does_not_claim_to_run(user, private_redis):
     from search.models import UserIndexState
 
-    own_redis.stop()
+    private_redis.stop()
     services.request_reindex(user)
     assert UserIndexState.objects.get(user=user).reindex_state == "idle"
     assert services.reindex_progress(user)["state"] == "idle"
 
 
-def test_note_saved_while_redis_is_down_is_indexed_when_it_returns(celery_worker, user, own_redis, tmp_path):
-    own_redis.stop()
+def test_note_saved_while_redis_is_down_is_indexed_when_it_returns(celery_worker, user, private_redis, tmp_path):
+    private_redis.stop()
     note = Note.objects.create_note(user, title="Glaciers", body="Ice sheets retreat as the climate warms.")
     # The save succeeded; the note waits, and is found by words already.
     assert Note.objects.filter(pk=note.pk).exists()
     assert state(note.pk) == "pending"
     assert [h.note_id for h in services.search(user, "glaciers", mode="keyword").hits] == [note.pk]
 
-    own_redis.start()
+    private_redis.start()
     env = {
-        "REDIS_URL": own_redis.url, "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+        "REDIS_URL": private_redis.url, "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "SEARCH_RECONCILE_SECONDS": "1", "SEARCH_RECONCILE_GRACE_SECONDS": "0",
     }
     celery_worker(queues=["embed"], extra_env=env)

@@ -1,10 +1,9 @@
 """Search is per user: another user's 5,000 notes never show up, whatever is asked."""
 
-import numpy as np
 import pytest
 
 from notes.models import Note, Paper
-from search import embedding, hnsw, indexing, services
+from search import embedding, indexing, services
 from search.models import Passage, UserIndexState
 
 TOPICS = [
@@ -12,14 +11,6 @@ TOPICS = [
     "Low-rank adapters fine-tune large models cheaply.", "Beam search decoding for translation.",
     "Contrastive image-text pretraining with a sigmoid loss.",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 @pytest.fixture

@@ -7,20 +7,12 @@ import numpy as np
 import pytest
 
 from notes.models import Note, Paper, Snippet
-from search import hnsw, indexing, services
+from search import indexing, services
 from search.embedding import count_tokens
 from search.models import Passage, Tombstone
 from search.passages import split
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "notes-corpus.json"
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 def make_note(user, title, body, **kwargs):

@@ -3,15 +3,7 @@
 import pytest
 
 from notes.models import Note
-from search import hnsw, indexing, services
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
+from search import indexing, services
 
 
 @pytest.fixture

@@ -4,18 +4,7 @@ called directly rather than through a worker so each test sees its notes findabl
 import pytest
 
 from notes.models import Note
-from search import hnsw
 from search.indexing import index_note
-
-
-@pytest.fixture(autouse=True)
-def _own_index_dir(settings, tmp_path):
-    """A fresh index directory and in-process index per test: ids restart after a rollback on
-    SQLite, and an index kept from an earlier test would answer for the wrong rows."""
-    settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
-    hnsw.forget()
-    yield
-    hnsw.forget()
 
 
 @pytest.fixture

@@ -36,7 +36,6 @@ def cost(p: dict) -> float:
 
 
 def run(ctx) -> None:
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     p = ctx.params
