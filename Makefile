@@ -12,11 +12,11 @@ export TOKENIZERS_PARALLELISM := false
 $(VENV)/.installed: requirements.txt requirements/*.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -r requirements.txt
+	$(PIP) install -r requirements.txt -c requirements/constraints.txt
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements/test.txt
-	$(PIP) install -r requirements/test.txt
+	$(PIP) install -r requirements/test.txt -c requirements/constraints.txt
 	@touch $@
 
 # Browser tests drive Debian's Chromium (never a downloaded browser).
@@ -37,7 +37,7 @@ static: install
 
 run: migrate static
 	@echo ""
-	@echo "  Lablog is starting at http://127.0.0.1:$${PORT:-8000}/  (sign up there; the first account is staff)"
+	@echo "  Lablog is starting at http://127.0.0.1:$${LABLOG_PORT:-8000}/  (sign up there; the first account is staff)"
 	@echo "  Stop everything with Ctrl+C."
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile
