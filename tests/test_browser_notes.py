@@ -211,6 +211,11 @@ def test_pasting_an_arxiv_pdf_link_fills_the_bare_id_and_warns_about_a_duplicate
     page.fill("#id_arxiv_id", "https://arxiv.org/pdf/2401.00001v2.pdf")
     page.dispatch_event("#id_arxiv_id", "paste")
     expect(page.locator("#id_arxiv_id")).to_have_value("2401.00001")
+    # The field was swapped for the server's answer: let htmx finish settling it (its
+    # `change from:` listener is bound then) before the user's next edit.
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#arxiv-field.htmx-settling, #arxiv-field.htmx-swapping")).to_have_count(0)
+    page.wait_for_function("() => !document.querySelector('#arxiv-field').classList.contains('htmx-added')")
     page.fill("#id_arxiv_id", "arxiv.org/abs/2303.17580v1")
     page.dispatch_event("#id_arxiv_id", "change")
     warning = page.locator("#arxiv-field .error")
