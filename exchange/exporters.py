@@ -81,6 +81,7 @@ def _front_matter(meta: dict) -> str:
 
 
 def _snippet_markdown(snippet) -> str:
+    """One snippet in the `## Snippets` section; importers/markdown_snippets.py reads it back."""
     if snippet.kind == snippet.CODE:
         fence = "````" if "```" in snippet.text else "```"
         text = f"{fence}{snippet.language}\n{snippet.text}\n{fence}"

@@ -44,14 +44,18 @@ def test_markdown_vault_imports_back_with_links_and_papers(auth_client, user, ot
     library(user)
     data = auth_client.get(reverse("exchange:export_markdown")).content
     report = import_bytes(other_user, "vault.zip", data).as_dict()
-    assert report["created"] == {"notes": 2, "papers": 1, "snippets": 0} and report["failed"] == []
+    assert report["created"] == {"notes": 2, "papers": 1, "snippets": 2} and report["failed"] == []
     paper = Paper.objects.get(user=other_user)
     assert (paper.title, paper.arxiv_id, paper.year, paper.author_list, paper.abstract) == (
         "Attention Is All You Need", "1706.03762", 2017, ["Ashish Vaswani", "Noam Shazeer"], "We propose the {Transformer}."
     )
     cache = Note.objects.get(user=other_user, title="KV cache")
     assert [n.title for n in cache.backlinks()] == ["Attention: the idea"]
-    assert Note.objects.get(user=other_user, title="Attention: the idea").paper == paper
+    attention = Note.objects.get(user=other_user, title="Attention: the idea")
+    assert attention.paper == paper
+    assert [(s.kind, s.text, s.locator, s.language) for s in attention.snippets.all()] == [
+        ("quote", "Attention is all you need", "p. 1", ""), ("code", "print(1)", "", "python"),
+    ]
 
 
 def test_json_download_is_the_lablog_export(auth_client, user):

@@ -166,3 +166,17 @@ def upsert_snippet(note: Note, *, source_key: str, **fields) -> tuple[Snippet, b
     snippet.full_clean(exclude=["note"])
     snippet.save()
     return snippet, created
+
+
+def replace_snippets(note: Note, snippets: list[dict], key_prefix: str) -> list[tuple[str, bool]]:
+    """Make the snippets an import gave this note exactly `snippets`, in order (what importing it
+    the first time would give): the n-th is updated in place, those past the end are deleted one
+    by one (so search forgets them). Snippets with another key, added by hand, are left alone."""
+    saved, keys = [], []
+    for position, fields in enumerate(snippets, start=1):
+        keys.append(f"{key_prefix}{position}")
+        _, created = upsert_snippet(note, source_key=keys[-1], position=position, **fields)
+        saved.append(("snippets", created))
+    for stale in note.snippets.filter(source_key__startswith=key_prefix).exclude(source_key__in=keys):
+        stale.delete()
+    return saved

@@ -1,7 +1,9 @@
-"""BibTeX (`.bib`): one Paper per entry, with title, authors, year, venue, arXiv id
-(from `eprint`/`archivePrefix` or a URL), DOI, abstract and citation key; LaTeX
-accents and braces are turned into plain text. A malformed entry fails alone."""
+"""BibTeX (`.bib`): one Paper per entry, with title, authors, year and publication date
+(biblatex `date`, else `year` + `month`), venue, arXiv id (from `eprint`/`archivePrefix`
+or a URL), DOI, abstract and citation key; LaTeX accents and braces are turned into
+plain text. A malformed entry fails alone."""
 
+import datetime as dt
 import re
 import unicodedata
 
@@ -22,6 +24,10 @@ _LETTERS = {
 _SYMBOL_ACCENT = re.compile(r"""\\(?P<cmd>['`^"~=.])\s*(?:\{\s*(?P<a>\\?[A-Za-z])\s*\}|(?P<b>\\?[A-Za-z]))""")
 _LETTER_ACCENT = re.compile(r"\\(?P<cmd>[uvHckr])(?:\s*\{\s*(?P<a>\\?[A-Za-z])\s*\}|\s+(?P<b>[A-Za-z]))")
 _LETTER_CMD = re.compile(r"\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)(?![A-Za-z])\s*")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+# biblatex `date`: YYYY, YYYY-MM or YYYY-MM-DD, possibly the start of a range (`2023-05-17/2023-05-20`).
+_ISO_DATE = re.compile(r"\s*(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?")
 
 
 def _base_letter(text: str) -> str:
@@ -156,6 +162,34 @@ def _authors(raw: str) -> str:
     return "\n".join(n for n in names if n)
 
 
+def _month(raw: str) -> int | None:
+    """`jan`, `Jan.`, `January`, `{January}`, `1` or `01` -> 1; anything else -> None."""
+    word = clean_latex(raw).strip().rstrip(".").lower()
+    if word.isdigit():
+        return int(word) if 1 <= int(word) <= 12 else None
+    for number, name in enumerate(_MONTHS, start=1):
+        if word in (name, name[:3]) or (name == "september" and word == "sept"):
+            return number
+    return None
+
+
+def publication(fields: dict) -> tuple[int | None, dt.date | None]:
+    """(year, day it appeared) of an entry: biblatex `date` wins over `year` + `month`. A month
+    without a day is its 1st; a date that cannot be (unknown month, 31 February) keeps the year only."""
+    if match := _ISO_DATE.match(fields.get("date", "")):
+        year, month, day = (int(part) if part else None for part in match.group("year", "month", "day"))
+    elif match := re.search(r"\d{4}", fields.get("year", "")):
+        year, month, day = int(match.group(0)), _month(fields.get("month", "")), None
+    else:
+        return None, None
+    if not month:
+        return year, None
+    try:
+        return year, dt.date(year, month, day or 1)
+    except ValueError:
+        return year, None
+
+
 def paper_fields(citation_key: str, fields: dict) -> dict:
     title = clean_latex(fields.get("title", ""))
     if not title:
@@ -169,11 +203,11 @@ def paper_fields(citation_key: str, fields: dict) -> dict:
             if found := arxiv.find(fields.get(name, "")):
                 arxiv_id = found
                 break
-    year = re.search(r"\d{4}", fields.get("year", "") or fields.get("date", ""))
+    year, published = publication(fields)
     doi = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", "", fields.get("doi", "").strip(), flags=re.I)
     url = fields.get("url", "").strip()
     return {
-        "title": title, "authors": _authors(fields.get("author", "")), "year": int(year.group(0)) if year else None,
+        "title": title, "authors": _authors(fields.get("author", "")), "year": year, "published": published,
         "venue": clean_latex(fields.get("journal") or fields.get("booktitle") or fields.get("publisher") or "")[:300],
         "arxiv_id": arxiv_id, "doi": doi[:200], "url": url if url.startswith(("http://", "https://")) else "",
         "abstract": clean_latex(fields.get("abstract", "")), "citation_key": citation_key[:200],

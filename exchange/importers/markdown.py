@@ -4,6 +4,8 @@ YAML front matter gives the title, tags, date and aliases; inline `#tags` are
 tags too; `[[wiki-links]]` (also `[[target|label]]`) that name another imported
 file or one of its aliases are rewritten to that note's title, so they stay links
 between the imported notes. Relative images are not imported: the report notes them.
+A `## Snippets` section (as Lablog's own export writes it) becomes the note's snippets;
+importing again makes them exactly what the file lists.
 """
 
 import datetime as dt
@@ -13,7 +15,8 @@ from pathlib import PurePosixPath
 import yaml
 from django.utils import timezone
 
-from exchange.importers.base import Item, ItemError, decode, key, upsert_note
+from exchange.importers.base import Item, ItemError, decode, key, replace_snippets, upsert_note
+from exchange.importers.markdown_snippets import split_snippets
 from notes import arxiv
 from notes.models import Paper, parse_tags
 
@@ -64,6 +67,7 @@ def parse_document(path: str, text: str) -> dict:
         if not isinstance(meta, dict):
             raise ItemError("front matter must be a YAML mapping (key: value lines)")
         body = text[match.end():]
+    body, snippets = split_snippets(body)
     prose = _INLINE_CODE.sub("", _FENCE.sub("", body))
     tags = parse_tags(",".join(_as_list(meta.get("tags")) + _as_list(meta.get("tag")) + _INLINE_TAG.findall(prose)))
     stem = PurePosixPath(path).stem
@@ -71,6 +75,7 @@ def parse_document(path: str, text: str) -> dict:
     return {
         "path": path, "stem": stem, "title": title, "aliases": _as_list(meta.get("aliases") or meta.get("alias")),
         "tags": tags, "created": _as_datetime(meta.get("date") or meta.get("created")), "body": body.strip("\n"),
+        "snippets": snippets,
         # Lablog's own markdown export names the note's paper by arXiv id.
         "arxiv": arxiv.normalize(str(meta.get("arxiv") or "")) or "",
     }
@@ -128,10 +133,10 @@ def _saver(doc: dict, titles: dict):
         for image in local_images(body):
             ctx.report.notice(doc["path"], f"image {image} is not imported (only the link is kept)")
         paper = Paper.objects.for_user(ctx.user).filter(arxiv_id=doc["arxiv"]).first() if doc["arxiv"] else None
-        _, created = upsert_note(
+        note, created = upsert_note(
             ctx, source_key=key("md", doc["path"].casefold()), title=doc["title"], body=body, tags=doc["tags"],
             created=doc["created"], paper=paper or ...,
         )
-        return [("notes", created)]
+        return [("notes", created), *replace_snippets(note, doc["snippets"], "md:snippet:")]
 
     return save

@@ -1,16 +1,21 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from exchange import services
 from exchange.forms import ImportForm
 from exchange.models import ImportJob
-from exchange.uploads import declared_length
+from exchange.uploads import declared_length, rest_of_oversized_form
 
 
+# The form is read here, before the CSRF check would read it (and fail with a bare 400 on a
+# paste over DATA_UPLOAD_MAX_MEMORY_SIZE); `_import_form` is CSRF-protected as usual.
+@csrf_exempt
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_page(request):
@@ -19,11 +24,26 @@ def import_page(request):
         return HttpResponse(
             f"Uploads are limited to {settings.EXCHANGE_UPLOAD_MAX_BYTES:,} bytes.", status=413, content_type="text/plain"
         )
+    try:
+        request.POST
+    except RequestDataTooBig:
+        # Nothing is imported, so this answer needs no CSRF check: the page again, saying why.
+        text_size, other_fields = rest_of_oversized_form(request)
+        return _page(request, ImportForm(other_fields, oversized_text=text_size))
+    return _import_form(request)
+
+
+@csrf_protect
+def _import_form(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         name, data = form.upload()
         job = services.start_import(request.user, name, data, form.cleaned_data["format"])
         return redirect(job)
+    return _page(request, form)
+
+
+def _page(request, form):
     jobs = ImportJob.objects.for_user(request.user).defer("payload")[:10]
     return render(request, "exchange/import.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
 
