@@ -9,7 +9,9 @@ and semantic MRR@10 on the question set (note ranked by its best passage, exact 
 
 Backends: torch fp32 at batch 8/32/64 (sentence-transformers sorts by length itself),
 torch bf16, ONNX Runtime fp32 and dynamically quantised int8 (exported once under var/).
-The app uses EMBEDDING_BACKEND=onnx (fp32): the fastest that keeps cosine >= 0.99 and MRR.
+The app (EMBEDDING_BACKEND=auto) embeds queries with ONNX fp32 (lowest latency per query) and
+bulk batches with the fastest that keeps cosine >= 0.99 and MRR: torch bf16 on CPUs with
+bf16 instructions, ONNX fp32 elsewhere.
 """
 
 import argparse

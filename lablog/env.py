@@ -16,6 +16,13 @@ def envstr(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
 def envbool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:

