@@ -22,7 +22,7 @@ Text = Annotated[str, AfterValidator(_storable)]
 
 SnippetKind = Literal["quote", "code", "equation", "link"]
 SearchMode = Literal["hybrid", "semantic", "keyword"]
-SearchKind = Literal["note", "paper", "snippet"]
+SearchKind = Literal["note", "paper", "snippet", "run"]
 
 
 class Error(Schema):
@@ -174,6 +174,6 @@ class SearchQuery(Schema):
     paper_id: int | None = Field(None, ge=1, le=MAX_ID)
     date_from: date | None = None
     date_to: date | None = None
-    kinds: list[SearchKind] = ["note", "paper", "snippet"]
+    kinds: list[SearchKind] = ["note", "paper", "snippet", "run"]
     limit: int = Field(10, ge=1, le=100)
     offset: int = Field(0, ge=0, le=10_000)

@@ -58,7 +58,8 @@ def fill(user, corpus, total, rng):
     noise = 0.025  # per dimension: cosine ~0.9 to the mixed source
     rows = []
     model = model_name()
-    UserIndexState.objects.update_or_create(user=user, defaults={"seq": 1})
+    # As indexing does once a user has vectors: record the model their searches use.
+    UserIndexState.objects.update_or_create(user=user, defaults={"seq": 1, "active_model": model})
     for k in range(n_notes * PER_NOTE):
         i, j = rng.integers(len(real)), rng.integers(len(real))
         v = 0.85 * base[i] + 0.15 * base[j] + rng.normal(0, noise, 384)
@@ -177,7 +178,7 @@ def main() -> int:
         from django.conf import settings
         from django.contrib.auth import get_user_model
 
-        from search import hnsw
+        from search import embedding, hnsw
         from search.embedding import embed
         from search.models import Passage
 
@@ -188,10 +189,10 @@ def main() -> int:
 
         rss = rss_mb()
         started = time.perf_counter()
-        index = hnsw.UserIndex.from_database(user.pk, hnsw.model_name())
+        index = hnsw.UserIndex.from_database(user.pk, embedding.model_name())
         out["build_s"] = round(time.perf_counter() - started, 1)
         out["build_rss_mb"] = round(rss_mb() - rss, 1)
-        hnsw._indexes[(user.pk, hnsw.model_name())] = index
+        hnsw._indexes[(user.pk, embedding.model_name())] = index
         started = time.perf_counter()
         path = index.save()
         out["snapshot_write_s"] = round(time.perf_counter() - started, 2)

@@ -1,12 +1,20 @@
-"""Per-user HNSW indexes (hnswlib, cosine) derived from the passage vectors in the database.
+"""Per-user, per-model HNSW indexes (hnswlib, cosine) derived from the passage vectors in
+the database.
 
 One writer (the `index` queue, concurrency 1, plus a file lock) writes snapshots: the index
-to a temporary file renamed into place, then a manifest naming it with its SHA-256, the
-user's index position it covers, the model and dimensions. A searching process loads the
-newest snapshot whose checksum matches (never any other file: hnswlib trusts its input)
-and adds what was committed after it straight from the database, before every search,
-so every search sees every committed vector. Anything wrong with the files means a
-rebuild from the database, never an error.
+to a temporary file renamed into place, then a manifest (one per user and model) naming it
+with its SHA-256, the user's index position it covers, the model and dimensions. A
+searching process loads the newest snapshot whose checksum matches (never any other file:
+hnswlib trusts its input) and adds what was committed after it straight from the database,
+before every search, so every search sees every committed vector. Anything wrong with the
+files means a rebuild from the database, never an error.
+
+A long-running process notices newer snapshots: at most every RELOAD_CHECK_SECONDS it
+stats the manifest, and when the writer has written one with fewer deleted elements than
+its own index holds (a compaction), a background thread loads and verifies it; the next
+search catches it up and swaps it in, searches meanwhile answering from the old one.
+Tombstones are pruned once old and covered by the snapshot (UserIndexState.pruned_seq):
+an index older than that position cannot catch up and is reloaded instead.
 
 hnswlib is not safe when one thread adds while another queries, so each in-memory index
 sits behind a read-write lock.
@@ -26,11 +34,12 @@ import hnswlib
 import numpy as np
 from django.conf import settings
 
-from search.embedding import model_name
+from search.embedding import active_model
 from search.models import DIMENSIONS, Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
 FORMAT = 1
+RELOAD_CHECK_SECONDS = 5.0  # how often a searching process looks for a newer snapshot
 
 
 class RWLock:
@@ -78,8 +87,21 @@ def index_dir() -> Path:
     return path
 
 
-def manifest_path(user_id: int) -> Path:
-    return index_dir() / f"user-{user_id}.json"
+def _model_key(model: str) -> str:
+    return hashlib.sha256(model.encode()).hexdigest()[:12]
+
+
+def manifest_path(user_id: int, model: str | None = None) -> Path:
+    """The manifest of the user's snapshot for `model` (default: the model their searches use)."""
+    return index_dir() / f"user-{user_id}-{_model_key(model or active_model(user_id))}.json"
+
+
+def _manifest_signature(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _sha256(path: Path) -> str:
@@ -91,7 +113,13 @@ def _sha256(path: Path) -> str:
 
 
 def current_seq(user_id: int) -> int:
-    return UserIndexState.objects.filter(user_id=user_id).values_list("seq", flat=True).first() or 0
+    return position(user_id)[0]
+
+
+def position(user_id: int) -> tuple[int, int, str]:
+    """(index position, pruned position, recorded active model) of the user, read at once:
+    a model switch changes the active model and removes the old vectors in one commit."""
+    return UserIndexState.objects.filter(user_id=user_id).values_list("seq", "pruned_seq", "active_model").first() or (0, 0, "")
 
 
 class UserIndex:
@@ -105,6 +133,8 @@ class UserIndex:
         self.live: set[int] = set()
         self.deleted = 0  # elements marked deleted but still in the graph
         self.index = self._new(1024)
+        self.manifest_seen = None  # the manifest (inode, mtime, size) this process last looked at
+        self.checked_at = time.monotonic()
         self.loaded_from = ""  # "snapshot" or "database", for status and tests
 
     @staticmethod
@@ -153,25 +183,44 @@ class UserIndex:
         if batch_ids:
             yield batch_ids, _matrix(batch_vecs)
 
-    def _catch_up_locked(self, upto: int) -> None:
+    def _catch_up_locked(self, upto: int) -> bool:
         if upto <= self.seq:
-            return
+            return True
         for ids, vectors in self._rows_after(self.seq, upto):
             self._add(ids, vectors)
-        gone = Tombstone.objects.filter(user_id=self.user_id, seq__gt=self.seq, seq__lte=upto)
-        self._remove(gone.values_list("passage_id", flat=True))
+        gone = list(
+            Tombstone.objects.filter(user_id=self.user_id, seq__gt=self.seq, seq__lte=upto).values_list("passage_id", flat=True)
+        )
+        # Read after the tombstones: a prune that committed meanwhile may have taken some.
+        if position(self.user_id)[1] > self.seq:
+            return False
+        self._remove(gone)
         self.seq = upto
+        return True
 
-    def catch_up(self) -> None:
-        """Add every vector committed since this index was last brought up to date."""
-        upto = current_seq(self.user_id)
+    def catch_up(self, state: tuple | None = None) -> bool:
+        """Add every vector committed up to the user's position (`state`, as `position`
+        returns it, or read now); False when tombstones it would need were pruned (the
+        index must be reloaded instead)."""
+        upto, pruned, _ = state or position(self.user_id)
+        if pruned > self.seq:
+            return False
         if upto <= self.seq:
-            return
+            return True
         with self.lock.write():
-            self._catch_up_locked(upto)
+            return self._catch_up_locked(upto)
+
+    @classmethod
+    def load(cls, user_id: int, model: str) -> "UserIndex":
+        """The newest usable snapshot brought up to date, or a rebuild from the database."""
+        idx = cls.from_snapshot(user_id, model)
+        if idx is not None and idx.catch_up():
+            return idx
+        return cls.from_database(user_id, model)
 
     @classmethod
     def from_database(cls, user_id: int, model: str) -> "UserIndex":
+        seen = _manifest_signature(manifest_path(user_id, model))
         upto = current_seq(user_id)
         count = Passage.objects.filter(user_id=user_id, model=model, seq__lte=upto).exclude(vector=None).count()
         idx = cls(user_id, model)
@@ -179,14 +228,26 @@ class UserIndex:
         for ids, vectors in idx._rows_after(0, upto):
             idx._add(ids, vectors)
         idx.seq = upto
+        idx.manifest_seen = seen
         idx.loaded_from = "database"
         return idx
 
     @classmethod
     def from_snapshot(cls, user_id: int, model: str) -> "UserIndex | None":
-        """The newest snapshot, or None when it is missing, foreign, stale-model or damaged."""
+        """The newest snapshot, or None when it is missing, foreign, stale-model, damaged or
+        older than the pruned tombstones (it could not catch up)."""
+        idx = cls.from_snapshot_file(user_id, model)
+        if idx is None or idx.seq < position(user_id)[1]:
+            return None
+        return idx
+
+    @classmethod
+    def from_snapshot_file(cls, user_id: int, model: str) -> "UserIndex | None":
+        """The snapshot's files alone, verified (no database access: safe in any thread)."""
+        path = manifest_path(user_id, model)
         try:
-            manifest = json.loads(manifest_path(user_id).read_text())
+            seen = _manifest_signature(path)
+            manifest = json.loads(path.read_text())
             data = index_dir() / manifest["file"]
             if (
                 manifest.get("format") != FORMAT
@@ -205,6 +266,7 @@ class UserIndex:
             idx.live = set(manifest["live"])
             idx.deleted = idx.index.get_current_count() - len(idx.live)
             idx.seq = manifest["seq"]
+            idx.manifest_seen = seen
             idx.loaded_from = "snapshot"
             return idx
         except FileNotFoundError:
@@ -254,7 +316,7 @@ class UserIndex:
     def save(self) -> Path:
         with self.lock.read():
             directory = index_dir()
-            name = f"user-{self.user_id}-{self.seq}-{os.getpid()}-{time.time_ns()}.bin"
+            name = f"{_data_prefix(self.user_id, self.model)}{self.seq}-{os.getpid()}-{time.time_ns()}.bin"
             tmp = directory / (name + ".tmp")
             self.index.save_index(str(tmp))
             capacity = self.index.get_max_elements()
@@ -271,13 +333,18 @@ class UserIndex:
             "capacity": capacity, "live": live, "deleted": deleted, "M": settings.SEARCH_HNSW_M,
             "ef_construction": settings.SEARCH_HNSW_EF_CONSTRUCTION, "written_at": time.time(),
         }
-        mtmp = manifest_path(self.user_id).with_suffix(".json.tmp")
+        path = manifest_path(self.user_id, self.model)
+        mtmp = path.with_suffix(".json.tmp")
         mtmp.write_text(json.dumps(manifest))
-        os.replace(mtmp, manifest_path(self.user_id))
-        for old in directory.glob(f"user-{self.user_id}-*.bin"):
+        os.replace(mtmp, path)
+        for old in directory.glob(f"{_data_prefix(self.user_id, self.model)}*.bin"):
             if old.name != name:
                 old.unlink(missing_ok=True)
         return data
+
+
+def _data_prefix(user_id: int, model: str) -> str:
+    return f"user-{user_id}-{_model_key(model)}-"
 
 
 def _matrix(blobs: list[bytes]) -> np.ndarray:
@@ -287,28 +354,106 @@ def _matrix(blobs: list[bytes]) -> np.ndarray:
 # --- the per-process registry ------------------------------------------------------
 _indexes: dict[tuple[int, str], UserIndex] = {}
 _registry_lock = threading.Lock()
+_loading: dict[tuple[int, str], threading.Thread] = {}  # snapshot loads in the background
+_loaded: dict[tuple[int, str], UserIndex] = {}  # their results, swapped in by the next search
 
 
 def get_index(user_id: int, model: str | None = None) -> UserIndex:
-    """This process's index of the user, brought up to every committed vector."""
-    model = model or model_name()
+    """This process's index of the user for `model` (default: the model the user's searches
+    use), brought up to every committed vector."""
+    searching = model is None
+    state = position(user_id)
+    model = model or state[2] or active_model(user_id)
     key = (user_id, model)
     idx = _indexes.get(key)
     if idx is None:
         with _registry_lock:
             idx = _indexes.get(key)
             if idx is None:
-                idx = UserIndex.from_snapshot(user_id, model) or UserIndex.from_database(user_id, model)
-                _indexes[key] = idx
-    idx.catch_up()
+                if searching:
+                    _drop_other_models(user_id, model)
+                idx = _indexes[key] = UserIndex.load(user_id, model)
+    idx = _swap_in_loaded_snapshot(key, idx)
+    if not idx.catch_up(state):
+        idx = _replace(key, idx, UserIndex.load(user_id, model))
+    _look_for_better_snapshot(key, idx)
     return idx
 
 
-def forget(user_id: int | None = None) -> None:
-    """Drop in-memory indexes (all, or one user's) so the next search reloads."""
+def _replace(key, old: UserIndex, new: UserIndex) -> UserIndex:
     with _registry_lock:
-        for key in [k for k in _indexes if user_id is None or k[0] == user_id]:
-            del _indexes[key]
+        if _indexes.get(key) is old:
+            _indexes[key] = new
+        return _indexes.get(key, new)
+
+
+def _drop_other_models(user_id: int, model: str) -> None:
+    """The user's searches moved to `model`: the old model's index is dead weight (call
+    with the registry lock held)."""
+    for key in [k for k in _indexes if k[0] == user_id and k[1] != model]:
+        del _indexes[key]
+
+
+def _look_for_better_snapshot(key, idx: UserIndex) -> None:
+    """Every RELOAD_CHECK_SECONDS at most: when the writer wrote a snapshot with fewer
+    deleted elements than this index holds, load it in a background thread."""
+    now = time.monotonic()
+    if now - idx.checked_at < RELOAD_CHECK_SECONDS or key in _loading:
+        return
+    idx.checked_at = now
+    path = manifest_path(*key)
+    seen = _manifest_signature(path)
+    if seen is None or seen == idx.manifest_seen:
+        return
+    idx.manifest_seen = seen
+    try:
+        deleted = json.loads(path.read_text()).get("deleted", 0)
+    except Exception:  # being replaced, or damaged: the next change of the file gets another look
+        return
+    if deleted < idx.deleted:
+        thread = threading.Thread(target=_load_in_background, args=(key, idx.deleted), daemon=True)
+        with _registry_lock:
+            if key in _loading:
+                return
+            _loading[key] = thread
+        thread.start()
+
+
+def _load_in_background(key, deleted_now: int) -> None:
+    try:
+        fresh = UserIndex.from_snapshot_file(*key)  # verified against its checksum, or None
+        if fresh is not None and fresh.deleted < deleted_now:
+            _loaded[key] = fresh
+    finally:
+        with _registry_lock:
+            _loading.pop(key, None)
+
+
+def _swap_in_loaded_snapshot(key, idx: UserIndex) -> UserIndex:
+    """A snapshot loaded in the background replaces the index once it has caught up."""
+    fresh = _loaded.pop(key, None)
+    if fresh is None or not fresh.catch_up() or fresh.deleted >= idx.deleted:
+        return idx
+    log.info("search index of user %s: swapped in a snapshot with %d deleted elements (had %d)", key[0], fresh.deleted, idx.deleted)
+    return _replace(key, idx, fresh)
+
+
+def wait_for_background_loads(timeout: float = 30.0) -> None:
+    """Wait for snapshot loads in flight (tests, and a clean shutdown)."""
+    with _registry_lock:
+        threads = list(_loading.values())
+    for thread in threads:
+        thread.join(timeout)
+
+
+def forget(user_id: int | None = None, model: str | None = None) -> None:
+    """Drop in-memory indexes (all, one user's, or one user's for one model) so the next
+    search reloads."""
+    wait_for_background_loads()
+    with _registry_lock:
+        for registry in (_indexes, _loaded):
+            for key in [k for k in registry if user_id is None or (k[0] == user_id and model in (None, k[1]))]:
+                del registry[key]
 
 
 @contextmanager
@@ -322,16 +467,15 @@ def writer_lock(user_id: int):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def write_snapshot(user_id: int, *, compact: bool | None = None) -> dict:
-    """Bring the user's snapshot up to date; rebuild without deleted elements past the threshold."""
-    model = model_name()
+def write_snapshot(user_id: int, model: str | None = None, *, compact: bool | None = None) -> dict:
+    """Bring the user's snapshot for `model` (default: the model their searches use) up to
+    date; rebuild without deleted elements past the threshold."""
+    model = model or active_model(user_id)
     with writer_lock(user_id):
         idx = UserIndex.from_snapshot(user_id, model)
-        rebuilt = idx is None
-        if idx is None:
+        rebuilt = idx is None or not idx.catch_up()
+        if rebuilt:
             idx = UserIndex.from_database(user_id, model)
-        else:
-            idx.catch_up()
         total = idx.index.get_current_count()
         if compact is None:
             compact = total and idx.deleted / total > settings.SEARCH_COMPACT_RATIO
@@ -342,9 +486,18 @@ def write_snapshot(user_id: int, *, compact: bool | None = None) -> dict:
         return {"user_id": user_id, "seq": idx.seq, "vectors": len(idx.live), "deleted": idx.deleted, "rebuilt": rebuilt}
 
 
-def snapshot_info(user_id: int) -> dict:
+def drop_model(user_id: int, model: str) -> None:
+    """The user no longer searches with `model`: drop its in-memory index and snapshot."""
+    forget(user_id, model)
+    with writer_lock(user_id):
+        manifest_path(user_id, model).unlink(missing_ok=True)
+        for data in index_dir().glob(f"{_data_prefix(user_id, model)}*.bin"):
+            data.unlink(missing_ok=True)
+
+
+def snapshot_info(user_id: int, model: str | None = None) -> dict:
     try:
-        manifest = json.loads(manifest_path(user_id).read_text())
+        manifest = json.loads(manifest_path(user_id, model).read_text())
         data = index_dir() / manifest["file"]
         return {
             "bytes": data.stat().st_size, "age_s": max(0.0, time.time() - manifest["written_at"]),

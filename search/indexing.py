@@ -5,12 +5,21 @@ Every function re-reads its source, is safe to run twice, and never writes vecto
 text that is no longer current: the embedding happens outside any transaction, then the
 write re-checks the source's fingerprint under its row lock and gives up when a newer
 save has landed (that save enqueued its own task, or reconcile will find it).
+
+Model switch: new vectors are made with the configured model (EMBEDDING_MODEL). While it
+differs from the user's active model (UserIndexState.active_model, what their searches
+use), every source indexed gets the configured model's rows and keeps the active model's
+rows alongside, brought up to its current text (changed passages embedded with both), so
+search answers from the full old collection meanwhile. Once every note and paper has the
+configured model's vectors, `finish_switch` makes it the active model and removes the old
+model's rows with tombstones. Indexing itself, reconcile and a re-index all get there.
 """
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -19,10 +28,44 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from notes.models import Note, Paper, Snippet
-from search import embedding, passages
+from search import embedding, hnsw, passages
 from search.models import IndexedSource, Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
+
+
+# What indexing a note covers: its body, its snippets and its runs' summaries.
+NOTE_KINDS = [Passage.NOTE, Passage.SNIPPET, Passage.RUN]
+
+
+@dataclass
+class RunSummary:
+    """A run of the note, as text to index with it (kind, params, metrics...)."""
+
+    run_id: int
+    text: str
+    stamp: str  # changes whenever the text would
+
+
+@dataclass
+class RunSummarySource:
+    """How indexing learns about runs without importing the app that owns them: that app
+    registers one of these in its AppConfig.ready()."""
+
+    for_note: Callable[[int], list[RunSummary]]
+    last_changed: Callable[[], dict[int, datetime]]  # note id -> when its runs last changed
+
+
+_run_sources: list[RunSummarySource] = []
+
+
+def register_run_summaries(source: RunSummarySource) -> None:
+    if source not in _run_sources:
+        _run_sources.append(source)
+
+
+def _run_summaries(note_id: int) -> list[RunSummary]:
+    return [summary for source in _run_sources for summary in source.for_note(note_id)]
 
 
 @dataclass
@@ -31,6 +74,7 @@ class Wanted:
     piece: passages.Piece
     snippet_id: int | None = None
     paper_id: int | None = None
+    run_id: int | None = None
     offsets_in_body: bool = True
 
     def hash(self, model: str) -> str:
@@ -38,8 +82,11 @@ class Wanted:
 
 
 def note_fingerprint(note: Note) -> str:
+    """The note version, its searchable flag, and a digest of its snippets and run summaries."""
     snippets = Snippet.objects.filter(note_id=note.pk).order_by("pk").values_list("pk", "updated")
-    digest = hashlib.sha256(repr([(pk, updated.isoformat()) for pk, updated in snippets]).encode()).hexdigest()[:16]
+    parts = [(pk, updated.isoformat()) for pk, updated in snippets]
+    parts += [("run", s.run_id, s.stamp) for s in _run_summaries(note.pk)]
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
     return f"{note.version}:{int(note.searchable)}:{digest}"
 
 
@@ -56,6 +103,9 @@ def _note_pieces(note: Note) -> list[Wanted]:
         text = "\n".join(t for t in (snippet.text, snippet.locator, snippet.comment, snippet.url) if t.strip())
         for piece in passages.split_plain(note.title, text) if text.strip() else []:
             wanted.append(Wanted(Passage.SNIPPET, piece, snippet_id=snippet.pk, offsets_in_body=False))
+    for summary in _run_summaries(note.pk):
+        for piece in passages.split_plain(note.title, summary.text):
+            wanted.append(Wanted(Passage.RUN, piece, run_id=summary.run_id, offsets_in_body=False))
     return wanted
 
 
@@ -80,7 +130,7 @@ def _vectors_for(user_id: int, wanted: list[Wanted], existing: dict[str, bytes],
             vectors[h] = bytes(vector)
     todo = [(h, w) for h, w in missing.items() if h not in vectors]
     if todo:
-        matrix = embedding.embed([w.piece.embedding_text() for _, w in todo])
+        matrix = embedding.embed([w.piece.embedding_text() for _, w in todo], model=model)
         for (h, _), row in zip(todo, matrix):
             vectors[h] = np.asarray(row, dtype=np.float32).tobytes()
     return vectors
@@ -118,14 +168,14 @@ def _sync(
         has_vector = vectors is not None
         if rows and (text_only or ((rows[0].vector is not None) == has_vector and rows[0].model == (model if has_vector else ""))):
             row = rows.pop(0)
-            if (row.start, row.end, row.snippet_id) != (w.piece.start, w.piece.end, w.snippet_id):
-                row.start, row.end, row.snippet_id = w.piece.start, w.piece.end, w.snippet_id
+            if (row.start, row.end, row.snippet_id, row.run_id) != (w.piece.start, w.piece.end, w.snippet_id, w.run_id):
+                row.start, row.end, row.snippet_id, row.run_id = w.piece.start, w.piece.end, w.snippet_id, w.run_id
                 keep.append(row)
         else:
             create.append((w, h))
     stale = [row.pk for rows in existing.values() for row in rows]
     if keep:
-        Passage.objects.bulk_update(keep, ["start", "end", "snippet_id"])
+        Passage.objects.bulk_update(keep, ["start", "end", "snippet_id", "run_id"])
     if not stale and not create:
         return len(keep)
     seq = _bump(user_id)
@@ -137,7 +187,7 @@ def _sync(
         [
             Passage(
                 user_id=user_id, kind=w.kind, note_id=note_id, paper_id=w.paper_id, snippet_id=w.snippet_id,
-                start=w.piece.start, end=w.piece.end, context=w.piece.context, text=w.piece.text, content_hash=h,
+                run_id=w.run_id, start=w.piece.start, end=w.piece.end, context=w.piece.context, text=w.piece.text, content_hash=h,
                 vector=vectors[h] if vectors is not None else None, model=model if vectors is not None else "",
                 embedded_at=now if vectors is not None else None, seq=seq,
             )
@@ -165,41 +215,85 @@ def _mark_indexed(user_id: int, kind: str, object_id: int, fingerprint: str, mod
     )
 
 
+def switching_from(user_id: int) -> str | None:
+    """The user's active model while a switch to the configured model is in progress."""
+    active = embedding.active_model(user_id)
+    return None if active == embedding.model_name() else active
+
+
+def _embed(user_id: int, rows: Q, wanted: list[Wanted], force: bool, old: str | None):
+    """Vectors of the configured model and, during a switch, of the old (still active) one
+    for the passages it lacks; None for the old model when its directory is gone."""
+    model = embedding.model_name()
+    vectors = _vectors_for(user_id, wanted, {} if force else _existing_vectors(rows, model), model, reuse=not force)
+    if not old:
+        return vectors, None
+    try:
+        return vectors, _vectors_for(user_id, wanted, _existing_vectors(rows, old), old)
+    except embedding.ModelUnavailable:
+        log.warning("search: active model %s is unavailable, its vectors of this source are dropped", old)
+        return vectors, None
+
+
+def _write(user_id: int, rows: Q, wanted: list[Wanted], vectors, old_vectors, planned_old, force: bool, note_id=None) -> None:
+    """Inside the source's transaction: make its rows of the configured model (or its
+    text-only rows) equal `wanted`, and during a switch its rows of the old model too. The
+    switch state is re-read under the user's row lock, so a switch that finished meanwhile
+    leaves no old rows behind."""
+    state = _lock_position(user_id)
+    model = embedding.model_name()
+    active = state.active_model or embedding.active_model(user_id)
+    old = active if active != model else None
+    own = rows & ~Q(model=old) if old else rows
+    if force:
+        _sync(user_id, own, [], None, model, note_id)
+    _sync(user_id, own, wanted, vectors, model, note_id)
+    if old:
+        fresh_old = old == planned_old and old_vectors is not None
+        _sync(user_id, rows & Q(model=old), wanted if fresh_old else [], old_vectors, old, note_id)
+    if not state.active_model:
+        state.activate(active)
+
+
 def index_note(note_id: int, *, force: bool = False) -> str:
-    """Index a note's body and snippets as they are now. Returns what happened."""
+    """Index a note's body, snippets and run summaries as they are now. Returns what happened."""
     note = Note.objects.filter(pk=note_id).first()
     if note is None:
         remove_note(note_id)
         return "gone"
-    model = embedding.model_name()
     fingerprint = note_fingerprint(note)
-    rows = Q(note_id=note_id, kind__in=[Passage.NOTE, Passage.SNIPPET])
+    rows = Q(note_id=note_id, kind__in=NOTE_KINDS)
     wanted = _note_pieces(note)
-    vectors = None
+    old = switching_from(note.user_id)
+    vectors = old_vectors = None
     if note.searchable:
-        vectors = _vectors_for(note.user_id, wanted, {} if force else _existing_vectors(rows, model), model, reuse=not force)
+        vectors, old_vectors = _embed(note.user_id, rows, wanted, force, old)
     with transaction.atomic():
         current = Note.objects.select_for_update().filter(pk=note_id).first()
         if current is not None and note_fingerprint(current) != fingerprint:
             return "superseded"
         if current is not None:
-            if force:
-                _sync(note.user_id, rows, [], None, model, note_id)
-            _sync(note.user_id, rows, wanted, vectors, model, note_id)
-            _mark_indexed(note.user_id, Passage.NOTE, note_id, fingerprint, model)
-            return "indexed"
-    remove_note(note_id)  # deleted while we were embedding
-    return "gone"
+            _write(note.user_id, rows, wanted, vectors, old_vectors, old, force, note_id)
+            _mark_indexed(note.user_id, Passage.NOTE, note_id, fingerprint, embedding.model_name())
+    if current is None:
+        remove_note(note_id)  # deleted while we were embedding
+        return "gone"
+    if old:
+        finish_switch(note.user_id)
+    return "indexed"
 
 
 def index_note_text(note_id: int) -> None:
     """Right after a save, in the saving process: the note's passages without vectors, so
-    it is found by words at once (tokenizing only; the embedding comes from a worker)."""
+    it is found by words at once (tokenizing only; the embedding comes from a worker).
+    During a switch the old model's rows stay until the worker replaces them."""
     with transaction.atomic():
         note = Note.objects.select_for_update().filter(pk=note_id).first()
         if note is None:
             return
-        rows = Q(note_id=note_id, kind__in=[Passage.NOTE, Passage.SNIPPET])
+        rows = Q(note_id=note_id, kind__in=NOTE_KINDS)
+        if old := switching_from(note.user_id):
+            rows &= ~Q(model=old)
         _sync(note.user_id, rows, _note_pieces(note), None, embedding.model_name(), note_id, text_only=True)
 
 
@@ -214,23 +308,24 @@ def index_paper(paper_id: int, *, force: bool = False) -> str:
     if paper is None:
         remove_paper(paper_id)
         return "gone"
-    model = embedding.model_name()
     fingerprint = paper_fingerprint(paper)
     rows = Q(paper_id=paper_id, kind=Passage.PAPER)
     wanted = _paper_pieces(paper)
-    vectors = _vectors_for(paper.user_id, wanted, {} if force else _existing_vectors(rows, model), model, reuse=not force)
+    old = switching_from(paper.user_id)
+    vectors, old_vectors = _embed(paper.user_id, rows, wanted, force, old)
     with transaction.atomic():
         current = Paper.objects.select_for_update().filter(pk=paper_id).first()
         if current is not None and paper_fingerprint(current) != fingerprint:
             return "superseded"
         if current is not None:
-            if force:
-                _sync(paper.user_id, rows, [], None, model)
-            _sync(paper.user_id, rows, wanted, vectors, model)
-            _mark_indexed(paper.user_id, Passage.PAPER, paper_id, fingerprint, model)
-            return "indexed"
-    remove_paper(paper_id)  # deleted while we were embedding
-    return "gone"
+            _write(paper.user_id, rows, wanted, vectors, old_vectors, old, force)
+            _mark_indexed(paper.user_id, Passage.PAPER, paper_id, fingerprint, embedding.model_name())
+    if current is None:
+        remove_paper(paper_id)  # deleted while we were embedding
+        return "gone"
+    if old:
+        finish_switch(paper.user_id)
+    return "indexed"
 
 
 def remove_paper(paper_id: int) -> None:
@@ -247,6 +342,45 @@ def _remove(rows_filter: Q) -> None:
             seq = _bump(user_id)
             Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in pks])
             Passage.objects.filter(pk__in=pks).delete()
+
+
+def switch_progress(user_id: int, model: str) -> tuple[int, int]:
+    """(sources with vectors of `model`, sources) of the user: notes and papers (a note's
+    snippets and run summaries are indexed with it)."""
+    notes = Note.objects.filter(user_id=user_id).values("pk")
+    papers = Paper.objects.filter(user_id=user_id).values("pk")
+    done = IndexedSource.objects.filter(user_id=user_id, model=model).filter(
+        Q(kind=Passage.NOTE, object_id__in=notes) | Q(kind=Passage.PAPER, object_id__in=papers)
+    )
+    return done.count(), notes.count() + papers.count()
+
+
+def finish_switch(user_id: int) -> bool:
+    """Make the configured model the user's active one once every source has its vectors
+    (or record it when none was recorded yet); the other models' vectors leave every
+    process through tombstones. True when a switch finished."""
+    model = embedding.model_name()
+    with transaction.atomic():
+        state = _lock_position(user_id)
+        old = state.active_model or embedding.active_model(user_id)
+        if old == model:
+            if not state.active_model:
+                state.activate(model)
+            return False
+        done, total = switch_progress(user_id, model)
+        if done < total:
+            return False
+        state.activate(model)
+        _remove(Q(user_id=user_id) & ~Q(model__in=[model, ""]))
+    log.info("search: user %s switched from %s to %s", user_id, old, model)
+    hnsw.drop_model(user_id, old)
+    return True
+
+
+def finish_switches() -> int:
+    """finish_switch for every user whose active model is not the configured one."""
+    pending = UserIndexState.objects.exclude(active_model=embedding.model_name()).values_list("user_id", flat=True)
+    return sum(finish_switch(user_id) for user_id in list(pending))
 
 
 def record_failure(kind: str, object_id: int, error: BaseException) -> None:
@@ -277,9 +411,12 @@ def stale_sources(grace_seconds: float | None = None, limit: int = 1000) -> list
         )
     }
     out = []
-    snippet_times = dict(
+    attached_times = dict(
         Snippet.objects.values("note_id").annotate(last=Max("updated")).values_list("note_id", "last")
     )
+    for source in _run_sources:
+        for note_id, when in source.last_changed().items():
+            attached_times[note_id] = max(when, attached_times.get(note_id, when))
     for pk, version, searchable, updated in Note.objects.filter(updated__lte=cutoff).order_by("updated").values_list(
         "pk", "version", "searchable", "updated"
     ):
@@ -287,8 +424,8 @@ def stale_sources(grace_seconds: float | None = None, limit: int = 1000) -> list
         if attempts >= settings.SEARCH_MAX_ATTEMPTS * 4:
             continue
         fresh = fp.startswith(f"{version}:{int(searchable)}:") and state == IndexedSource.INDEXED
-        last_snippet = snippet_times.get(pk)
-        if fresh and last_snippet and embedded_at and last_snippet > embedded_at:
+        last_attached = attached_times.get(pk)
+        if fresh and last_attached and embedded_at and last_attached > embedded_at:
             fresh = False
         if not fresh:
             out.append((Passage.NOTE, pk))

@@ -13,8 +13,8 @@ class Passage(models.Model):
     """A piece of a note body, a paper (title + abstract) or a snippet, small enough for the
     model to read whole (<= 256 word pieces with the title carried in)."""
 
-    NOTE, PAPER, SNIPPET = "note", "paper", "snippet"
-    KIND_CHOICES = [(NOTE, "Note"), (PAPER, "Paper"), (SNIPPET, "Snippet")]
+    NOTE, PAPER, SNIPPET, RUN = "note", "paper", "snippet", "run"
+    KIND_CHOICES = [(NOTE, "Note"), (PAPER, "Paper"), (SNIPPET, "Snippet"), (RUN, "Run summary")]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=8, choices=KIND_CHOICES)
@@ -29,6 +29,9 @@ class Passage(models.Model):
     snippet = models.ForeignKey(
         "notes.Snippet", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
+    # A run summary's run (an id, not a key: runs belong to the workers app, which feeds
+    # their summaries in as part of the note, see indexing.register_note_attachments).
+    run_id = models.BigIntegerField(null=True)
     # Character offsets in the note body (highlighting, scroll-to); -1 when not from a body.
     start = models.IntegerField(default=-1)
     end = models.IntegerField(default=-1)
@@ -91,9 +94,26 @@ class UserIndexState(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
     seq = models.BigIntegerField(default=0)
+    # The model whose vectors this user's searches use; blank = the configured one. After
+    # EMBEDDING_MODEL changes, search keeps answering from this model's vectors until every
+    # source has the new model's vectors, then it switches.
+    active_model = models.CharField(max_length=300, blank=True)
+    # Tombstones at or below this position have been pruned: an in-memory index older than
+    # it cannot catch up from the database and is reloaded instead.
+    pruned_seq = models.BigIntegerField(default=0)
     reindex_state = models.CharField(max_length=8, default="idle")
     reindex_total = models.PositiveIntegerField(default=0)
     reindex_done = models.PositiveIntegerField(default=0)
+
+    def activate(self, model: str) -> None:
+        """Make `model` the one this user's searches use (the row is locked by the caller)."""
+        self.active_model = model
+        self.save(update_fields=["active_model"])
+
+    def record_prune(self, seq: int) -> None:
+        """Tombstones up to `seq` are about to go (the row is locked by the caller)."""
+        self.pruned_seq = seq
+        self.save(update_fields=["pruned_seq"])
 
 
 class Tombstone(models.Model):
@@ -102,6 +122,8 @@ class Tombstone(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     passage_id = models.BigIntegerField()
     seq = models.BigIntegerField()
+    # Pruned once older than the retention and covered by the user's snapshot.
+    created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["user", "seq"])]

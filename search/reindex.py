@@ -1,19 +1,33 @@
-"""Bulk work: re-embedding a user's collection, reconciling, periodic snapshots."""
+"""Bulk work: re-embedding a user's collection, reconciling, periodic snapshots and pruning.
+
+A re-index, a reconcile pass and indexing itself all drive a model switch (see
+search/indexing.py) to completion. The periodic snapshot task writes a snapshot of the
+model each user searches with (and, during a switch, of the model being switched to, so
+searches have one the moment it becomes active), then prunes tombstones older than
+TOMBSTONE_RETENTION_SECONDS that every such snapshot covers, recording the position in
+UserIndexState.pruned_seq (an in-memory index behind it reloads instead of catching up).
+"""
 
 import logging
+from datetime import timedelta
 
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
 
 from notes.models import Note, Paper
-from search import indexing
+from search import embedding, indexing
 from search.hnsw import snapshot_info, write_snapshot
-from search.models import Passage, UserIndexState
+from search.models import Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
+# Long enough that a process idle for a while catches up instead of reloading its index.
+TOMBSTONE_RETENTION_SECONDS = 3600
 
 
 def reindex_user(user_id: int, progress=None) -> int:
-    """Re-embed every note and paper of the user, then write a compacted snapshot."""
+    """Re-embed every note and paper of the user with the configured model (finishing a
+    model switch), then write a compacted snapshot."""
     note_ids = list(Note.objects.filter(user_id=user_id).values_list("pk", flat=True))
     paper_ids = list(Paper.objects.filter(user_id=user_id).values_list("pk", flat=True))
     total = len(note_ids) + len(paper_ids)
@@ -28,13 +42,16 @@ def reindex_user(user_id: int, progress=None) -> int:
             UserIndexState.objects.filter(user_id=user_id).update(reindex_done=F("reindex_done") + 1)
             if progress:
                 progress()
+    indexing.finish_switch(user_id)
     write_snapshot(user_id, compact=True)
     UserIndexState.objects.filter(user_id=user_id).update(reindex_state="done")
     return total
 
 
 def reconcile(grace_seconds: float | None = None) -> int:
-    """Re-enqueue every stale source and erase orphans; returns how many were enqueued."""
+    """Re-enqueue every stale source (a source of another model than the configured one
+    included), erase orphans and finish model switches that are complete; returns how
+    many sources were enqueued."""
     from workers.tasks.indexing import index_note, index_paper
 
     from search.receivers import enqueue
@@ -45,14 +62,42 @@ def reconcile(grace_seconds: float | None = None) -> int:
         enqueue(index_note if kind == Passage.NOTE else index_paper, object_id)
     if stale:
         log.info("search reconcile: re-enqueued %d stale sources", len(stale))
+    indexing.finish_switches()
     return len(stale)
 
 
+def _models_in_use(user_id: int) -> list[str]:
+    """The model the user's searches use and, during a switch, the one being switched to."""
+    active = embedding.active_model(user_id)
+    return list(dict.fromkeys([active, embedding.model_name()]))
+
+
 def snapshot_all() -> int:
-    """Write a fresh snapshot for every user whose index moved since the last one."""
+    """Write a fresh snapshot of every user's index that moved since the last one, then
+    prune the tombstones the snapshots cover; returns how many snapshots were written."""
     written = 0
     for user_id, seq in UserIndexState.objects.values_list("user_id", "seq"):
-        if snapshot_info(user_id)["seq"] != seq:
-            write_snapshot(user_id)
-            written += 1
+        for model in _models_in_use(user_id):
+            if snapshot_info(user_id, model)["seq"] != seq:
+                write_snapshot(user_id, model)
+                written += 1
+        prune_tombstones(user_id)
     return written
+
+
+def prune_tombstones(user_id: int, retention_seconds: float | None = None) -> int:
+    """Delete the user's tombstones older than the retention and at or below the position
+    of every snapshot in use; returns the new pruned position (0 when nothing was pruned)."""
+    covered = min(snapshot_info(user_id, model)["seq"] for model in _models_in_use(user_id))
+    retention = TOMBSTONE_RETENTION_SECONDS if retention_seconds is None else retention_seconds
+    old_enough = timezone.now() - timedelta(seconds=retention)
+    upto = Tombstone.objects.filter(user_id=user_id, seq__lte=covered, created__lte=old_enough).aggregate(s=Max("seq"))["s"]
+    if not upto:
+        return 0
+    with transaction.atomic():
+        state = UserIndexState.objects.select_for_update().get(user_id=user_id)
+        if upto <= state.pruned_seq:
+            return 0
+        state.record_prune(upto)
+        Tombstone.objects.filter(user_id=user_id, seq__lte=upto).delete()
+    return upto

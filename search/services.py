@@ -4,22 +4,27 @@ Keyword and semantic rankings of passages are fused at the note level (each note
 by its best passage in each ranking, see `search`), and each hit shows the passage that
 did best overall. Everything is per user: candidates come from the user's own
 index and keyword rows, and every hit is re-read from the database through its owner.
+Semantic search and related notes use the user's active model (during a model switch,
+the old one until the new one's vectors are complete; see search/indexing.py); when that
+model's directory is gone, semantic search answers by words and the status says why.
 """
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from notes.models import Note, NoteLink
-from search import hnsw, indexing, keyword
-from search.embedding import model_name
+from search import embedding, hnsw, indexing, keyword
 from search.models import DismissedRelated, IndexedSource, Passage, Tombstone, UserIndexState
 
 MODES = ("hybrid", "semantic", "keyword")
-KINDS = ("note", "paper", "snippet")
+KINDS = ("note", "paper", "snippet", "run")
 MAX_QUERY_CHARS = 2000  # the model reads 256 word pieces; more text only costs time
 RRF_K = 60
 
@@ -30,20 +35,20 @@ class SearchFilters:
     paper_id: int | None = None
     date_from: date | None = None  # note created on/after
     date_to: date | None = None  # note created on/before
-    kinds: tuple[str, ...] = ("note", "paper", "snippet")
+    kinds: tuple[str, ...] = KINDS
 
 
 @dataclass
 class Hit:
-    kind: str  # "note" | "paper" | "snippet"
-    object_id: int  # the note / paper / snippet id
+    kind: str  # "note" | "paper" | "snippet" | "run"
+    object_id: int  # the note / paper / snippet / run id
     note_id: int | None  # the note a click opens (None for a paper hit)
     title: str  # note title (paper title for a paper hit)
     passage: str  # best-matching passage, plain text
     passage_start: int  # char offsets of the passage in the note body; -1 when not from the body
     passage_end: int
     score: float
-    url: str  # note URL + "#p-<start>", "#snippet-<id>", or the paper URL
+    url: str  # note URL + "#p-<start>" or "#snippet-<id>", the run page, or the paper URL
     tags: list[str] = field(default_factory=list)
     paper_id: int | None = None
     paper_title: str | None = None
@@ -73,16 +78,41 @@ def _clean(query) -> str:
 
 
 def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, float]]:
-    from search.embedding import embed_query
+    """Passages nearest the query by meaning, in the user's active model (the old one until a
+    model switch is complete); by words when that model's directory is gone (the status
+    page says why), so a search never fails for it."""
+    return _start_semantic(user_id, query, limit).result()
 
-    return hnsw.get_index(user_id).query(embed_query(query), limit)
+
+# Embedding the query (~5 ms) runs on a thread while the keyword query runs: ONNX Runtime and
+# the database drivers release the GIL, so a hybrid search costs the longer of the two.
+_query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
+
+
+@dataclass
+class SemanticRanking:
+    """A semantic ranking being computed: `result()` waits for the query's embedding."""
+
+    model: str  # the model whose index answered ("" when it answered by words)
+    result: Callable[[], list[tuple[int, float]]]
+
+
+def _start_semantic(user_id: int, query: str, limit: int) -> SemanticRanking:
+    """Start embedding the query in the user's active model."""
+    index = hnsw.get_index(user_id)
+    if embedding.unavailable_reason(index.model):
+        return SemanticRanking("", lambda: keyword.search_passages(user_id, query, limit))
+    vector = _query_embedder.submit(embedding.embed_query, query, index.model)
+    return SemanticRanking(index.model, lambda: index.query(vector.result(), limit))
 
 
 def _filter_q(user, filters: SearchFilters) -> Q:
     kinds = [k for k in filters.kinds if k in KINDS] or list(KINDS)
     # Joining through the owner keeps out rows of deleted sources and anyone else's rows.
-    q = Q(user=user, kind__in=kinds) & (
-        Q(kind=Passage.PAPER, paper__user=user) | Q(kind__in=[Passage.NOTE, Passage.SNIPPET], note__user=user)
+    # (No test of the passage's own user_id: SQLite would pick that index over the primary
+    # key for the candidate ids and walk the user's every passage, 10x slower at 100k.)
+    q = Q(kind__in=kinds) & (
+        Q(kind=Passage.PAPER, paper__user=user) | Q(kind__in=indexing.NOTE_KINDS, note__user=user)
     )
     if filters.tag:
         q &= Q(note__tags__name=filters.tag.strip().lstrip("#").lower())
@@ -91,13 +121,9 @@ def _filter_q(user, filters: SearchFilters) -> Q:
     for bound, lookup in ((filters.date_from, "gte"), (filters.date_to, "lte")):
         if bound:
             q &= Q(kind=Passage.PAPER, **{f"paper__created__date__{lookup}": bound}) | Q(
-                kind__in=[Passage.NOTE, Passage.SNIPPET], **{f"note__created__date__{lookup}": bound}
+                kind__in=indexing.NOTE_KINDS, **{f"note__created__date__{lookup}": bound}
             )
     return q
-
-
-def _group(p: Passage) -> tuple[str, int]:
-    return ("paper", p.paper_id) if p.kind == Passage.PAPER else ("note", p.note_id)
 
 
 def _hit(p: Passage, score: float) -> Hit:
@@ -111,6 +137,10 @@ def _hit(p: Passage, score: float) -> Hit:
     note = p.note
     if p.kind == Passage.SNIPPET:
         kind, object_id, url, start, end = "snippet", p.snippet_id, f"{note.get_absolute_url()}#snippet-{p.snippet_id}", -1, -1
+    elif p.kind == Passage.RUN:
+        # The run's own page (params, metrics, artifacts, a link back to the note): the note
+        # page shows only its latest runs.
+        kind, object_id, url, start, end = "run", p.run_id, reverse("workers:run", args=[p.run_id]), -1, -1
     else:
         kind, object_id, start, end = "note", note.pk, p.start, p.end
         url = note.get_absolute_url() + (f"#p-{start}" if start >= 0 else "")
@@ -121,6 +151,35 @@ def _hit(p: Passage, score: float) -> Hit:
     )
 
 
+def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
+    """The keyword and semantic passage rankings with their fusion weights, the group (a
+    note with its snippets and runs, or a paper) of every candidate that passes the filters
+    (and still exists, and is the user's), and the semantic model used ("" if none)."""
+    weight = settings.SEARCH_HYBRID_SEMANTIC_WEIGHT if mode == "hybrid" else 1.0
+    rankings: list[tuple[list[tuple[int, float]], float]] = []
+    semantic = _start_semantic(user.pk, query, depth) if mode in ("hybrid", "semantic") else None
+    if mode in ("hybrid", "keyword"):
+        rankings.append((keyword.search_passages(user.pk, query, depth), 1.0 - weight if mode == "hybrid" else 1.0))
+    if semantic:
+        rankings.append((semantic.result(), weight))
+    candidates = {pk for ranking, _ in rankings for pk, _ in ranking}
+    # Ids only; whole rows are read for the page's hits alone.
+    allowed = Passage.objects.filter(_filter_q(user, filters), pk__in=candidates)
+    groups = {
+        pk: ("paper", paper_id) if kind == Passage.PAPER else ("note", note_id)
+        for pk, kind, note_id, paper_id in (allowed.distinct() if filters.tag else allowed).values_list(
+            "pk", "kind", "note_id", "paper_id"
+        )
+    }
+    return rankings, groups, semantic.model if semantic else ""
+
+
+def _retired_mid_search(user_id: int, model: str, ranking: list[tuple[int, float]], groups: dict) -> bool:
+    """Whether candidates of the semantic ranking vanished because `model` stopped being the
+    user's active model meanwhile (checked only when some vanished: filters drop some too)."""
+    return any(pk not in groups for pk, _ in ranking) and hnsw.position(user_id)[2] not in ("", model)
+
+
 def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None, limit: int = 10, offset: int = 0) -> SearchPage:
     started = time.perf_counter()
     mode = mode if mode in MODES else "hybrid"
@@ -129,24 +188,12 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
         return SearchPage([], 0, mode, 0.0)
     filters = filters or SearchFilters()
     limit, offset = max(0, int(limit)), max(0, int(offset))
-    depth = max(100, 5 * (offset + limit))
-    # (ranking, weight): keyword and semantic passage rankings, fused per group below.
-    weight = settings.SEARCH_HYBRID_SEMANTIC_WEIGHT if mode == "hybrid" else 1.0
-    rankings: list[tuple[list[tuple[int, float]], float]] = []
-    if mode in ("hybrid", "keyword"):
-        rankings.append((keyword.search_passages(user.pk, query, depth), 1.0 - weight if mode == "hybrid" else 1.0))
-    if mode in ("hybrid", "semantic"):
-        rankings.append((semantic_passages(user.pk, query, depth), weight))
-    candidates = {pk for ranking, _ in rankings for pk, _ in ranking}
-    # Which candidates pass the filters (and still exist, and are the user's), and the group
-    # each belongs to: ids only; whole rows are read for the page's hits alone.
-    allowed = Passage.objects.filter(_filter_q(user, filters), pk__in=candidates)
-    groups = {
-        pk: ("paper", paper_id) if kind == Passage.PAPER else ("note", note_id)
-        for pk, kind, note_id, paper_id in (allowed.distinct() if filters.tag else allowed).values_list(
-            "pk", "kind", "note_id", "paper_id"
-        )
-    }
+    depth = max(50, 5 * (offset + limit))
+    rankings, groups, model = _ranked_candidates(user, query, mode, filters, depth)
+    if model and _retired_mid_search(user.pk, model, rankings[-1][0], groups):
+        # A model switch finished between the ranking and the read: the old model's rows are
+        # gone, so its ranking would come out empty. Once more, in the new model.
+        rankings, groups, _ = _ranked_candidates(user, query, mode, filters, depth)
     # Per group (a note with its snippets, or a paper), a convex combination of its best
     # passage's min-max normalised score in each ranking (keyword weighted 0.7, meaning 0.3:
     # chosen on the dev questions, where any weight of meaning from 0.1 to 0.35 beat both
@@ -188,15 +235,13 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     """The nearest notes by meaning, each with the pair of passages that connects them."""
     if note.user_id != user.pk or not note.searchable:
         return []
+    index = hnsw.get_index(user.pk)
     own = list(
-        Passage.objects.filter(note_id=note.pk, user=user, model=model_name())
+        Passage.objects.filter(note_id=note.pk, model=index.model)  # the note is the user's (checked above)
         .exclude(vector=None)
         .order_by("start", "pk")
         .values_list("pk", "text")[:32]
     )
-    if not own:
-        return []
-    index = hnsw.get_index(user.pk)
     own_ids = [pk for pk, _ in own if pk in index.live]
     if not own_ids:
         return []
@@ -210,7 +255,7 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     linked = set(note.outgoing_links.values_list("target_key", flat=True))
     dismissed = set(DismissedRelated.objects.filter(note=note).values_list("other_id", flat=True))
     targets = (
-        Passage.objects.filter(pk__in=pairs, user=user, kind__in=[Passage.NOTE, Passage.SNIPPET], note__user=user, note__searchable=True)
+        Passage.objects.filter(pk__in=pairs, kind__in=indexing.NOTE_KINDS, note__user=user, note__searchable=True)
         .exclude(note_id=note.pk)
         .exclude(note_id__in=dismissed)
         .select_related("note")
@@ -274,20 +319,32 @@ def index_status(user) -> dict:
             "model": source["model"] if source else "", "embedded_at": source["embedded_at"] if source else None,
             "state": _note_state(searchable, version, source), "error": source["error"] if source else "",
         })
-    snapshot = hnsw.snapshot_info(user.pk)
+    active = embedding.active_model(user.pk)
+    snapshot = hnsw.snapshot_info(user.pk, active)
     papers_failed = IndexedSource.objects.filter(user=user, kind=Passage.PAPER, state=IndexedSource.FAILED).count()
     totals = {
         "notes": len(notes),
         "passages": Passage.objects.filter(user=user).count(),
-        "vectors": Passage.objects.filter(user=user).exclude(vector=None).count(),
+        "vectors": Passage.objects.filter(user=user, model=active).exclude(vector=None).count(),
         "pending": sum(n["state"] == "pending" for n in notes),
         "failed": sum(n["state"] == "failed" for n in notes) + papers_failed,
         "deleted_not_erased": snapshot["deleted"] + Tombstone.objects.filter(user=user, seq__gt=snapshot["seq"]).count(),
         "index_bytes": snapshot["bytes"],
         "snapshot_age_s": snapshot["age_s"],
-        "model": model_name(),
+        "model": active,
+        "model_unavailable": embedding.unavailable_reason(active),  # why search answers by words only
+        **_switch_totals(user.pk, active),
     }
     return {"totals": totals, "notes": notes}
+
+
+def _switch_totals(user_id: int, active: str) -> dict:
+    """The model being switched to and how many sources have its vectors (None/0 when no switch)."""
+    target = embedding.model_name()
+    if target == active:
+        return {"switch_target": None, "switch_done": 0, "switch_total": 0}
+    done, total = indexing.switch_progress(user_id, target)
+    return {"switch_target": target, "switch_done": done, "switch_total": total}
 
 
 def request_reindex(user) -> None:

@@ -1,28 +1,17 @@
 """cfg_diffusion end to end: note → runnable → real worker on the gpu queue → artifacts and metrics."""
 
-import time
-
 import pytest
 from django.test import override_settings
 from django.urls import reverse
 
 from notes.models import Note
+from tests.waiting import wait_for_run_end
 from workers.models import Run, Runnable
 from workers.runner import execute_run
 from workers.signals import run_finished
 
 SMALL = {"diffusion_steps": "40", "training_iterations": "600", "guidance_scales": "0, 1, 3",
          "samples_per_class": "6", "seed": "1"}
-
-
-def wait_for_end(run: Run, timeout: float = 120) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.ended:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run.pk} still {run.status} after {timeout}s: {run.step}\n{run.log}")
 
 
 @pytest.mark.worker
@@ -34,7 +23,7 @@ def test_guided_samples_become_recognisable_digits_end_to_end(auth_client, user,
     )
     assert response.status_code == 302
     run = Runnable.objects.get(note=note).runs.get()
-    run = wait_for_end(run)
+    run = wait_for_run_end(run, worker)
     assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}\n{worker.log()}"
     assert run.device == "cpu" and run.worker_host == worker.hostname
 

@@ -2,13 +2,13 @@
 
 import csv
 import io
-import time
 
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from notes.models import Note
+from tests.waiting import wait_for_run_end
 from workers.jobs import get_kind
 from workers.models import Run
 
@@ -41,16 +41,6 @@ def tiny_model(tmp_path, settings):
     return settings.CFG_TEXT_MODEL
 
 
-def wait_for_end(run, worker, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.ended:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run.pk} still {run.status}\n{worker.log()}")
-
-
 @pytest.mark.worker
 def test_text_guidance_runs_both_rules_and_a_failing_job_does_not_stop_the_worker(
     auth_client, user, tiny_model, celery_worker, tmp_path
@@ -63,7 +53,7 @@ def test_text_guidance_runs_both_rules_and_a_failing_job_does_not_stop_the_worke
 
     # A job that raises: failed, with the error and traceback shown to the owner.
     auth_client.post(url, {**form, "model": str(tmp_path / "missing")})
-    broken = wait_for_end(Run.objects.get(), worker)
+    broken = wait_for_run_end(Run.objects.get(), worker)
     assert broken.status == Run.FAILED
     assert "FileNotFoundError" in broken.error and "Traceback" in broken.traceback
     page = auth_client.get(reverse("workers:run", args=[broken.pk])).content.decode()
@@ -71,7 +61,7 @@ def test_text_guidance_runs_both_rules_and_a_failing_job_does_not_stop_the_worke
 
     # The same worker carries on with the next job.
     auth_client.post(url, {**form, "model": ""})
-    run = wait_for_end(Run.objects.exclude(pk=broken.pk).get(), worker)
+    run = wait_for_run_end(Run.objects.exclude(pk=broken.pk).get(), worker)
     assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}"
     assert run.device == "cpu"
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notes.models import Note
+from tests.waiting import wait_for_run_end
 from workers.models import Run, Runnable
 from workers.runner import execute_run
 from workers.signals import run_finished
@@ -21,15 +22,6 @@ TINY = {"diffusion_steps": 10, "training_iterations": 60, "guidance_scales": [0.
 def make_runnable(user, params=TINY):
     note = Note.objects.create_note(user, title="Delivery")
     return Runnable.objects.create(note=note, kind="cfg_diffusion", params=params)
-
-
-def wait_until(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(message())
 
 
 def status_of(run):
@@ -70,7 +62,7 @@ def test_run_started_while_redis_is_down_is_sent_again_and_succeeds(
     time.sleep(3)
     assert status_of(run) == Run.QUEUED  # nothing was ever sent: without the reaper it would wait forever
     assert reap_lost_runs() == {"failed": 0, "redispatched": 1}
-    wait_until(lambda: status_of(run) in Run.ENDED, 120, lambda: f"{run.status} {run.step}\n{worker.log()}")
+    wait_for_run_end(run, worker)
     assert run.status == Run.SUCCEEDED, run.traceback
     assert run.dispatch_error == "" and run.dispatched is not None
     card = auth_client.get(reverse("workers:run", args=[run.pk]), HTTP_HX_REQUEST="true").content.decode()
@@ -94,7 +86,7 @@ def test_run_whose_message_redis_lost_is_sent_again_to_an_idle_worker(
     time.sleep(max(0.0, (run.dispatched + datetime.timedelta(seconds=2) - timezone.now()).total_seconds()) + 0.5)
     assert status_of(run) == Run.QUEUED
     assert reap_lost_runs()["redispatched"] == 1
-    wait_until(lambda: status_of(run) in Run.ENDED, 120, lambda: f"{run.status} {run.step}\n{worker.log()}")
+    wait_for_run_end(run, worker)
     assert run.status == Run.SUCCEEDED, run.traceback
 
 

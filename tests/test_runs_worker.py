@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from lablog.celery import app
 from notes.models import Note
+from tests.waiting import wait_for_run_end, wait_until
 from workers.models import Run, Runnable
 from workers.tasks.runs import reap_lost_runs
 
@@ -25,15 +26,6 @@ def make_runnable(user, params):
     return Runnable.objects.create(note=note, kind="cfg_diffusion", params=params)
 
 
-def wait_until(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return time.monotonic()
-        time.sleep(0.2)
-    raise AssertionError(message())
-
-
 def status_of(run):
     run.refresh_from_db()
     return run.status
@@ -47,7 +39,7 @@ def test_queued_run_says_no_gpu_worker_then_starts_when_one_connects(auth_client
     assert status_of(run) == Run.QUEUED
 
     worker = celery_worker(queues=["gpu"], extra_env={"RUNS_CACHE_DIR": str(tmp_path)})
-    wait_until(lambda: status_of(run) in Run.ENDED, 120, lambda: f"{run.status} {run.step}\n{worker.log()}")
+    wait_for_run_end(run, worker)
     assert run.status == Run.SUCCEEDED, run.traceback
     panel = auth_client.get(reverse("workers:note_runnables", args=[runnable.note_id])).content.decode()
     assert "no GPU worker online" not in panel
@@ -62,12 +54,12 @@ def test_cancel_stops_a_running_job_within_seconds(auth_client, user, celery_wor
     response = auth_client.post(reverse("workers:run_cancel", args=[run.pk]), HTTP_HX_REQUEST="true")
     assert "cancelling" in response.content.decode()
     asked = time.monotonic()
-    ended = wait_until(lambda: status_of(run) == Run.CANCELLED, 15, lambda: f"{run.status} {run.step}\n{worker.log()}")
-    assert ended - asked < 10
+    wait_until(lambda: status_of(run) == Run.CANCELLED, 15, lambda: f"{run.status} {run.step}\n{worker.log()}")
+    assert time.monotonic() - asked < 10
     assert run.progress < 100 and "cancelled by the owner" in run.log
     # The worker carries on with the next job.
     small = Runnable.objects.create(note=runnable.note, kind="cfg_diffusion", params=TINY).start_run()
-    wait_until(lambda: status_of(small) in Run.ENDED, 120, lambda: f"{small.status}\n{worker.log()}")
+    wait_for_run_end(small, worker)
     assert small.status == Run.SUCCEEDED
 
 
@@ -78,7 +70,7 @@ def test_cancelling_a_queued_run_means_it_never_starts(auth_client, user, celery
     assert status_of(run) == Run.CANCELLED
     worker = celery_worker(queues=["gpu"], extra_env={"RUNS_CACHE_DIR": str(tmp_path)})
     after = runnable.start_run()
-    wait_until(lambda: status_of(after) in Run.ENDED, 120, lambda: f"{after.status}\n{worker.log()}")
+    wait_for_run_end(after, worker)
     assert status_of(run) == Run.CANCELLED and run.started is None
 
 
@@ -97,8 +89,8 @@ def test_killed_worker_run_is_failed_as_worker_lost_and_can_be_rerun(auth_client
         reap_lost_runs()  # what beat sends every RUNS_REAPER_SECONDS
         return status_of(run) == Run.FAILED
 
-    failed_at = wait_until(reaped, 15, lambda: f"{run.status} heartbeat {run.heartbeat}")
-    assert failed_at - killed <= settings.RUNS_LEASE_SECONDS + 3
+    wait_until(reaped, 15, lambda: f"{run.status} heartbeat {run.heartbeat}")
+    assert time.monotonic() - killed <= settings.RUNS_LEASE_SECONDS + 3
     assert "worker lost" in run.error
 
     panel = auth_client.get(reverse("workers:note_runnables", args=[runnable.note_id])).content.decode()

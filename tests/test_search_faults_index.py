@@ -10,29 +10,13 @@ import pytest
 from notes.models import Note
 from search import hnsw, indexing, services
 from search.check import check_user
+from tests.search_fixtures import TEXTS, index_notes, semantic_results
 
-TEXTS = [
-    ("Optimiser", "We lowered the learning rate after the loss exploded at step 3000."),
-    ("Bread", "Sourdough needs a long cold proof in the fridge overnight."),
-    ("Attention", "Self-attention lets every token look at every other token."),
-    ("Graphs", "Message passing neural networks aggregate neighbour features."),
-]
-QUERIES = ["training diverged so we reduced the step size", "baking", "transformer token mixing", "GNN"]
 
 
 @pytest.fixture
 def indexed(user):
-    notes = []
-    for title, body in TEXTS:
-        note = Note.objects.create_note(user, title=title, body=body)
-        indexing.index_note(note.pk)
-        notes.append(note)
-    hnsw.write_snapshot(user.pk)
-    return notes
-
-
-def results(user):
-    return [[(h.note_id, round(h.score, 4)) for h in services.search(user, q, mode="semantic").hits] for q in QUERIES]
+    return index_notes(user)
 
 
 def restart(user):
@@ -47,14 +31,14 @@ def data_file(user):
 
 
 def test_a_new_process_loads_the_snapshot_and_answers_the_same(user, indexed):
-    expected = results(user)
+    expected = semantic_results(user)
     assert restart(user).loaded_from == "snapshot"
-    assert results(user) == expected
+    assert semantic_results(user) == expected
 
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "garbage", "manifest_garbage", "manifest_deleted"])
 def test_damaged_snapshot_is_rebuilt_from_the_database_with_the_same_results(user, indexed, damage):
-    expected = results(user)
+    expected = semantic_results(user)
     path = data_file(user)
     if damage == "deleted":
         path.unlink()
@@ -67,7 +51,7 @@ def test_damaged_snapshot_is_rebuilt_from_the_database_with_the_same_results(use
     else:
         hnsw.manifest_path(user.pk).unlink()
     assert restart(user).loaded_from == "database"
-    assert results(user) == expected
+    assert semantic_results(user) == expected
 
 
 def test_a_file_with_a_matching_size_but_another_checksum_is_never_loaded(user, indexed):

@@ -13,6 +13,7 @@ from search import indexing, services
 from search.check import check_user
 from search.models import Passage
 from tests import celery_worker as worker_process
+from tests.waiting import wait_until
 from workers.liveness import redis_client
 
 pytestmark = [pytest.mark.worker]
@@ -24,14 +25,6 @@ LONG_BODY = "\n\n".join(
 )
 
 
-def wait_for(condition, timeout=180.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
 def state(note_id: int) -> str:
     return services.note_index_state(Note.objects.get(pk=note_id))
 
@@ -41,12 +34,12 @@ def test_note_is_indexed_after_its_worker_is_killed_mid_embedding(celery_worker,
     worker = celery_worker(queues=["embed"], extra_env=env)
     note = Note.objects.create_note(user, title="Warm-up", body=LONG_BODY)
     # The worker has taken the task (acks late: it sits in Redis's unacked set while it runs).
-    wait_for(lambda: redis_client().hlen("unacked") > 0, 60, "the worker to take the task")
+    wait_until(lambda: redis_client().hlen("unacked") > 0, 60, "timed out waiting for the worker to take the task")
     time.sleep(0.5)
     worker.kill()
     assert state(note.pk) == "pending"
     celery_worker(queues=["embed"], extra_env=env)
-    wait_for(lambda: state(note.pk) == "indexed", 240, "the re-delivered task")
+    wait_until(lambda: state(note.pk) == "indexed", 240, "timed out waiting for the re-delivered task")
     assert services.search(user, "warm-up schedule and gradient clipping", mode="semantic").hits[0].note_id == note.pk
     assert check_user(user.pk)["problems"] == []
 
@@ -81,7 +74,7 @@ def test_note_saved_while_redis_is_down_is_indexed_when_it_returns(celery_worker
         cwd=worker_process.ROOT, env=dict(os.environ, DATABASE_URL=worker_process.test_database_url(), **env), stdout=beat_log, stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(lambda: state(note.pk) == "indexed", 240, "reconcile to index the note")
+        wait_until(lambda: state(note.pk) == "indexed", 240, "timed out waiting for reconcile to index the note")
     finally:
         beat.terminate()
         beat.wait(20)
@@ -133,7 +126,7 @@ def test_two_processes_saving_500_notes_leave_one_live_vector_per_passage(celery
     def settled():
         return not indexing.stale_sources(grace_seconds=0) and not Passage.objects.filter(note_id__in=deleted).exists()
 
-    wait_for(settled, 400, "the worker to index every note")
+    wait_until(settled, 400, "timed out waiting for the worker to index every note")
     report = check_user(user.pk)
     assert report["problems"] == []
     assert report["vectors"] == report["index_live"] == Passage.objects.filter(user=user).count()

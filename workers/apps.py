@@ -6,6 +6,9 @@ class WorkersConfig(AppConfig):
     verbose_name = "Workers and runs"
 
     def ready(self):
-        from workers import signals
+        from search.indexing import register_run_summaries
+        from workers import signals, summaries
 
         signals.connect()
+        # Run summaries are searchable with their note.
+        register_run_summaries(summaries.SOURCE)

@@ -35,9 +35,24 @@ def _delete_artifact_file(sender, instance, **kwargs):
     transaction.on_commit(lambda: default_storage.delete(path))
 
 
+def _run_ended(sender, note_id, **kwargs):
+    from workers.summaries import reindex_note
+
+    reindex_note(note_id)
+
+
+def _runnable_deleted(sender, instance, **kwargs):
+    """Its runs went with it: their summaries leave the note's search passages."""
+    from workers.summaries import reindex_note
+
+    reindex_note(instance.note_id)
+
+
 def connect() -> None:
-    from workers.models import RunArtifact
+    from workers.models import Runnable, RunArtifact
 
     post_delete.connect(_delete_artifact_file, sender=RunArtifact, dispatch_uid="lablog-artifact-file")
+    post_delete.connect(_runnable_deleted, sender=Runnable, dispatch_uid="lablog-runnable-summaries")
+    run_finished.connect(_run_ended, dispatch_uid="lablog-run-summaries")
     worker_ready.connect(_start_heartbeat, weak=False, dispatch_uid="lablog-heartbeat-start")
     worker_shutdown.connect(_stop_heartbeat, weak=False, dispatch_uid="lablog-heartbeat-stop")

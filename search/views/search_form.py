@@ -6,7 +6,7 @@ from notes.models import Paper, Tag
 from search.services import SearchFilters
 
 MODES = [("hybrid", "Hybrid"), ("semantic", "Meaning"), ("keyword", "Words")]
-KINDS = [("note", "Notes"), ("paper", "Papers"), ("snippet", "Snippets")]
+KINDS = [("note", "Notes"), ("paper", "Papers"), ("snippet", "Snippets"), ("run", "Runs")]
 # Deep enough for any real paging; keeps the offset handed to the search service sane.
 MAX_PAGE = 1000
 
@@ -24,8 +24,12 @@ class SearchForm(forms.Form):
         # "from" and "to" are Python keywords, hence added by name rather than declared.
         self.fields["from"] = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
         self.fields["to"] = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-        self.fields["tag"].choices = [("", "Any tag")] + [(t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)]
-        self.fields["paper"].choices = [("", "Any paper")] + list(
+        # Callables: read only when a select is rendered or a tag/paper value is checked, so
+        # the live dropdown (neither) costs no queries for them.
+        self.fields["tag"].choices = lambda: [("", "Any tag")] + [
+            (t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)
+        ]
+        self.fields["paper"].choices = lambda: [("", "Any paper")] + list(
             Paper.objects.for_user(user).order_by("title").values_list("pk", "title")
         )
 

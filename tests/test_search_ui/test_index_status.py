@@ -1,13 +1,13 @@
 """The index status page: totals and per-note state, "don't index", and re-indexing with a progress bar."""
 
 import re
-import time
 
 import pytest
 from django.urls import reverse
 
 from notes.models import Note
 from search.indexing import index_note
+from tests.waiting import wait_for_htmx_stop
 
 STATUS = reverse("search:status")
 
@@ -72,13 +72,7 @@ def test_reindex_shows_progress_until_done(client, user, celery_worker, settings
     assert started.status_code == 200 and 'id="reindex-progress"' in html
     assert 'hx-trigger="every 1s"' in html and "<progress" in html
 
-    deadline = time.monotonic() + 120
-    while True:
-        poll = client.get(reverse("search:reindex_progress"), HTTP_HX_REQUEST="true")
-        if poll.status_code == 286:  # htmx stops polling
-            break
-        assert poll.status_code == 200 and "Re-indexing" in poll.content.decode()
-        assert time.monotonic() < deadline, "re-index did not finish"
-        time.sleep(0.5)
+    poll = wait_for_htmx_stop(client, reverse("search:reindex_progress"), 120, "re-index did not finish",
+                              while_polling_says="Re-indexing")
     assert "Re-index done: 4 of 4" in poll.content.decode() and "every 1s" not in poll.content.decode()
     assert "Re-index done: 4 of 4" in client.get(STATUS).content.decode()

@@ -1,7 +1,6 @@
 """What the search app adds to a note page: the indexing badge, related notes (link, dismiss), scroll-to."""
 
 import re
-import time
 
 import pytest
 from django.urls import reverse
@@ -10,6 +9,7 @@ from notes.models import Note
 from search.indexing import index_note
 from search.models import Passage
 from search.views.editing import add_related_link, with_related_link
+from tests.waiting import wait_for_htmx_stop
 
 
 @pytest.fixture
@@ -52,11 +52,8 @@ def test_a_saved_note_is_found_by_words_at_once_and_its_badge_goes_away_by_itsel
     assert "Fresh idea" in words.content.decode()  # before any worker ran
 
     celery_worker(queues=["embed"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
-    deadline = time.monotonic() + 60
-    while (poll := client.get(badge_url, HTTP_HX_REQUEST="true")).status_code == 200:
-        assert "indexing…" in poll.content.decode() and time.monotonic() < deadline, "the note was never indexed"
-        time.sleep(0.5)
-    assert poll.status_code == 286 and poll.content.decode().strip() == ""
+    poll = wait_for_htmx_stop(client, badge_url, 60, "the note was never indexed", while_polling_says="indexing…")
+    assert poll.content.decode().strip() == ""
     meaning = client.get(reverse("search:results"), {"q": "low-temperature amplifier noise", "mode": "semantic"})
     assert "Fresh idea" in meaning.content.decode()
 

@@ -2,7 +2,9 @@
 
 Each task re-reads its row by id and is safe to run twice (acks late: a task whose
 worker died runs again). Failures are recorded for the status page and retried with
-backoff; the reconcile task picks up whatever is still stale after that.
+backoff; the reconcile task picks up whatever is still stale after that (sources of a
+model other than the configured one included) and finishes model switches that are
+complete. The snapshot task also prunes old tombstones its snapshots cover.
 """
 
 from celery import shared_task

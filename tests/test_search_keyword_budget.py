@@ -1,0 +1,47 @@
+"""Keyword ranking at scale: past the row budget, a query's most common words are left out
+of the ranking, so a rare word still finds its passage without scoring every row."""
+
+import pytest
+
+from notes.models import Note
+from search import indexing, keyword
+from search.models import Passage
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts():
+    keyword._matches_cache.clear()
+    yield
+    keyword._matches_cache.clear()
+
+
+def make_notes(user, n_common: int) -> Note:
+    """n_common notes with "model" and "loop", and one with "model" and "verilog"."""
+    for i in range(n_common):
+        note = Note.objects.create_note(user, title=f"Common {i}", body="A model of the training loop, nothing else.")
+        indexing.index_note_text(note.pk)
+    rare = Note.objects.create_note(user, title="Rare", body="The model was trained on Verilog netlists.")
+    indexing.index_note_text(rare.pk)
+    return rare
+
+
+def test_small_collections_rank_on_every_word(user, settings):
+    make_notes(user, 5)
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 1000
+    assert sorted(keyword.ranked_words(["model", "verilog"])) == ["model", "verilog"]
+
+
+def test_past_the_budget_common_words_are_left_out_and_the_rare_one_still_finds_its_note(user, settings):
+    rare = make_notes(user, 30)
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 10
+    assert keyword.ranked_words(["model", "verilog", "loop"]) == ["verilog"]
+    [(passage_id, _)] = keyword.search_passages(user.pk, "model verilog loop", limit=5)
+    assert Passage.objects.get(pk=passage_id).note_id == rare.pk
+
+
+def test_a_query_of_only_common_words_still_ranks_by_the_rarest(user, settings):
+    make_notes(user, 30)
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 10
+    # Both words are past the budget (counts stop there), so the first one is ranked alone.
+    assert keyword.ranked_words(["model", "loop"]) == ["model"]
+    assert len(keyword.search_passages(user.pk, "model loop", limit=50)) == 31
