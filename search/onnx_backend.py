@@ -54,12 +54,15 @@ def export(model_dir: Path, out: Path, quantize: bool = False) -> Path:
 
 class OnnxEmbedder:
     def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int = 0):
+        """`threads`: 0 for ONNX Runtime's default (a spinning pool of every core, best for
+        batches); 1 for queries, which run beside the keyword query and other requests."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(MAX_TOKENS)
