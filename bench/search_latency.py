@@ -186,6 +186,11 @@ def main() -> int:
         started = time.perf_counter()
         base = fill(user, corpus, args.passages, rng)
         out["fill_s"] = round(time.perf_counter() - started, 1)
+        from django.db import connection
+
+        if connection.vendor == "postgresql":  # a collection grown over months has been vacuumed
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE search_passage")
 
         rss = rss_mb()
         started = time.perf_counter()

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 from django.conf import settings
@@ -255,6 +256,27 @@ def _write(user_id: int, rows: Q, wanted: list[Wanted], vectors, old_vectors, pl
         state.activate(active)
 
 
+def _store(kind: str, source: Note | Paper, fingerprint: str, write: Callable[[], None], old: str | None) -> str:
+    """Under the source's row lock, `write` its rows unless a newer save landed while we
+    were embedding (that save has its own task) or the source was deleted (its rows go)."""
+    owner, fingerprint_of, remove = (
+        (Note, note_fingerprint, remove_note) if kind == Passage.NOTE else (Paper, paper_fingerprint, remove_paper)
+    )
+    with transaction.atomic():
+        current = owner.objects.select_for_update().filter(pk=source.pk).first()
+        if current is not None and fingerprint_of(current) != fingerprint:
+            return "superseded"
+        if current is not None:
+            write()
+            _mark_indexed(source.user_id, kind, source.pk, fingerprint, embedding.model_name())
+    if current is None:
+        remove(source.pk)
+        return "gone"
+    if old:
+        finish_switch(source.user_id)
+    return "indexed"
+
+
 def index_note(note_id: int, *, force: bool = False) -> str:
     """Index a note's body, snippets and run summaries as they are now. Returns what happened."""
     note = Note.objects.filter(pk=note_id).first()
@@ -268,19 +290,8 @@ def index_note(note_id: int, *, force: bool = False) -> str:
     vectors = old_vectors = None
     if note.searchable:
         vectors, old_vectors = _embed(note.user_id, rows, wanted, force, old)
-    with transaction.atomic():
-        current = Note.objects.select_for_update().filter(pk=note_id).first()
-        if current is not None and note_fingerprint(current) != fingerprint:
-            return "superseded"
-        if current is not None:
-            _write(note.user_id, rows, wanted, vectors, old_vectors, old, force, note_id)
-            _mark_indexed(note.user_id, Passage.NOTE, note_id, fingerprint, embedding.model_name())
-    if current is None:
-        remove_note(note_id)  # deleted while we were embedding
-        return "gone"
-    if old:
-        finish_switch(note.user_id)
-    return "indexed"
+    write = partial(_write, note.user_id, rows, wanted, vectors, old_vectors, old, force, note_id)
+    return _store(Passage.NOTE, note, fingerprint, write, old)
 
 
 def index_note_text(note_id: int) -> None:
@@ -313,19 +324,8 @@ def index_paper(paper_id: int, *, force: bool = False) -> str:
     wanted = _paper_pieces(paper)
     old = switching_from(paper.user_id)
     vectors, old_vectors = _embed(paper.user_id, rows, wanted, force, old)
-    with transaction.atomic():
-        current = Paper.objects.select_for_update().filter(pk=paper_id).first()
-        if current is not None and paper_fingerprint(current) != fingerprint:
-            return "superseded"
-        if current is not None:
-            _write(paper.user_id, rows, wanted, vectors, old_vectors, old, force)
-            _mark_indexed(paper.user_id, Passage.PAPER, paper_id, fingerprint, embedding.model_name())
-    if current is None:
-        remove_paper(paper_id)  # deleted while we were embedding
-        return "gone"
-    if old:
-        finish_switch(paper.user_id)
-    return "indexed"
+    write = partial(_write, paper.user_id, rows, wanted, vectors, old_vectors, old, force)
+    return _store(Passage.PAPER, paper, fingerprint, write, old)
 
 
 def remove_paper(paper_id: int) -> None:
