@@ -1,6 +1,7 @@
 """The notes flows in a real browser (Debian's Chromium through Playwright)."""
 
 import re
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -112,6 +113,27 @@ def test_save_clicked_while_a_new_note_autosaves_makes_one_note(logged_in_page, 
     page.fill("#id_body", "raced text")
     page.wait_for_timeout(1150)  # the autosave is about to leave
     page.dblclick("text=Create note")
+    expect(page.locator(".note-body")).to_contain_text("raced text")
+    assert list(Note.objects.filter(user=user).values_list("body", flat=True)) == ["raced text"]
+
+
+def test_save_clicked_while_the_first_autosave_is_in_flight_goes_to_the_note(logged_in_page, user, monkeypatch):
+    manager = type(Note.objects)
+    create_note = manager.create_note
+    calls = []
+
+    def slow_first_create(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.5)  # the first autosave is still on its way when Save is clicked
+        return create_note(self, *args, **kwargs)
+
+    monkeypatch.setattr(manager, "create_note", slow_first_create)
+    page = logged_in_page
+    page.goto("/notes/new/")
+    page.fill("#id_body", "raced text")
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "saving", timeout=5000)
+    page.click("text=Create note")
     expect(page.locator(".note-body")).to_contain_text("raced text")
     assert list(Note.objects.filter(user=user).values_list("body", flat=True)) == ["raced text"]
 

@@ -77,7 +77,8 @@ def note_new(request):
 @login_required
 def note_edit(request, pk):
     """The editor. An htmx POST (autosave, Ctrl+S, the Save button) answers with the save
-    state; a save based on an old version answers 409 with both texts."""
+    state, or goes to the note when it was a new note's "Create note" (`go_to_note`); a save
+    based on an old version answers 409 with both texts."""
     note = own_note(request, pk)
     if request.method != "POST":
         form = EditNoteForm(user=request.user, initial={**NoteForm.initial_for(note), "base_version": note.version})
@@ -96,6 +97,8 @@ def note_edit(request, pk):
             context.update(note=note, saved=True)
             if not request.htmx:
                 return redirect(note)
+            if request.POST.get("go_to_note") == "1":  # "Create note", queued behind the first autosave
+                return HttpResponseClientRedirect(note.get_absolute_url())
         except EditConflict as conflict:
             status = 409
             context.update(conflict=conflict.current, yours=data)

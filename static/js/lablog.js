@@ -80,11 +80,20 @@
 
     form.addEventListener("htmx:configRequest", function (event) {
       if (event.detail.elt !== form) return;
+      event.detail.path = form.getAttribute("hx-post");
       // Save and Ctrl+S on a new note go to the note; an autosave stays in the editor.
       if (event.detail.triggeringEvent && event.detail.triggeringEvent.type === "autosave") {
         event.detail.parameters.autosave = "1";
+      } else if (form.dataset.goToNote) {
+        event.detail.parameters.go_to_note = "1";
+        delete form.dataset.goToNote;
       }
     });
+    // "Create note" goes to the note also when the first autosave created it meanwhile and
+    // this save waited behind it: by the time it leaves, the page is that note's editor.
+    form.addEventListener("submit", function () {
+      if (!form.elements.base_version.value) form.dataset.goToNote = "1";
+    }, true);
     function tooLong() {
       const limit = Number(form.elements.body.dataset.maxBytes);
       const size = new Blob([form.elements.body.value]).size;
@@ -107,10 +116,10 @@
       const status = event.detail.xhr.status;
       const editUrl = document.getElementById("save-state")?.dataset.editUrl;
       if (editUrl && form.getAttribute("hx-post") !== editUrl) {
-        // The note was just created: later saves are edits of it.
+        // The note was just created: later saves are edits of it (sent there by
+        // htmx:configRequest; re-processing the form would drop a Save queued behind this).
         form.setAttribute("action", editUrl);
         form.setAttribute("hx-post", editUrl);
-        htmx.process(form);
       }
       if (status === 409) {
         const panel = document.querySelector("#conflict .conflict");
