@@ -8,9 +8,10 @@ and semantic MRR@10 on the question set (note ranked by its best passage, exact 
     .venv/bin/python bench/embed_throughput.py [--corpus FILE] [--queries FILE] [--n-long 128] [--json]
 
 Backends: torch fp32 at batch 8/32/64 (sentence-transformers sorts by length itself),
-torch bf16, ONNX Runtime fp32 and dynamically quantised int8 (exported once under var/).
+torch bf16, ONNX Runtime fp32 and dynamically quantised int8 (exported once under var/),
+OpenVINO bf16 (from the same export).
 The app (EMBEDDING_BACKEND=auto) embeds queries with ONNX fp32 (lowest latency per query) and
-bulk batches with the fastest that keeps cosine >= 0.99 and MRR: torch bf16 on CPUs with
+bulk batches with the fastest that keeps cosine >= 0.99 and MRR: OpenVINO bf16 on CPUs with
 bf16 instructions, ONNX fp32 elsewhere.
 """
 
@@ -79,7 +80,7 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
 
     from search.embedding import count_tokens, model_dir
-    from search.onnx_backend import OnnxEmbedder, export
+    from search.onnx_backend import OnnxEmbedder, OpenVinoEmbedder, export
     from search.passages import split
 
     corpus, queries = load_json(args.corpus), load_json(args.queries)
@@ -105,6 +106,7 @@ def main() -> int:
     onnx_dir = ROOT / "var" / "bench-onnx"
     fp32 = OnnxEmbedder(export(model_dir(), onnx_dir / "minilm.onnx"), model_dir() / "tokenizer.json")
     int8 = OnnxEmbedder(export(model_dir(), onnx_dir / "minilm-int8.onnx", quantize=True), model_dir() / "tokenizer.json")
+    openvino_bf16 = OpenVinoEmbedder(onnx_dir / "minilm.onnx", model_dir() / "tokenizer.json", "bf16")
     st_bf16 = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True).to(torch.bfloat16)
     st_bf16.max_seq_length = 256
 
@@ -116,6 +118,7 @@ def main() -> int:
         "onnx fp32 b32": lambda t: fp32.embed(t, 32),
         "onnx fp32 b8": lambda t: fp32.embed(t, 8),
         "onnx int8 b32": lambda t: int8.embed(t, 32),
+        "openvino bf16 b32": lambda t: openvino_bf16.embed(t, 32),
     }
     reference = None
     results = {}
@@ -132,11 +135,13 @@ def main() -> int:
         print(name, results[name], file=sys.stderr)
     base = results["torch fp32 b32"]
     ok = {n: r for n, r in results.items() if r["cos_mean"] >= 0.99 and r["mrr10"] >= base["mrr10"]}
-    chosen = max(ok, key=lambda n: ok[n]["long_per_s"])
-    print(f"{'backend':<16}{'short/s':>9}{'long/s':>8}{'query ms':>10}{'cos mean':>10}{'cos min':>9}{'MRR@10':>8}")
+    # The fastest on long passages; within 5% of it (run-to-run noise here), the most faithful.
+    fastest = max(r["long_per_s"] for r in ok.values())
+    chosen = max((n for n in ok if ok[n]["long_per_s"] >= 0.95 * fastest), key=lambda n: ok[n]["cos_min"])
+    print(f"{'backend':<18}{'short/s':>9}{'long/s':>8}{'query ms':>10}{'cos mean':>10}{'cos min':>9}{'MRR@10':>8}")
     for name, r in results.items():
-        print(f"{name:<16}{r['short_per_s']:>9}{r['long_per_s']:>8}{r['query_ms']:>10}{r['cos_mean']:>10}{r['cos_min']:>9}{r['mrr10']:>8}")
-    print(f"fastest within cosine 0.99 and no MRR drop: {chosen}")
+        print(f"{name:<18}{r['short_per_s']:>9}{r['long_per_s']:>8}{r['query_ms']:>10}{r['cos_mean']:>10}{r['cos_min']:>9}{r['mrr10']:>8}")
+    print(f"fastest within cosine 0.99 and no MRR drop (within 5%: the closest to fp32): {chosen}")
     if args.json:
         print(json.dumps({"results": results, "chosen": chosen}))
     return 0

@@ -9,7 +9,7 @@ EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 32)
 # "auto": ONNX Runtime (the model exported once into SEARCH_MODELS_DIR) for queries and
 # small batches, torch bfloat16 for bulk batches on CPUs with bf16 instructions (twice
 # ONNX's rate there; bench/embed_throughput.py); or always "onnx", "torch", "torch-bf16".
-EMBEDDING_BACKEND = envchoice("EMBEDDING_BACKEND", "auto", ("auto", "onnx", "torch", "torch-bf16"))
+EMBEDDING_BACKEND = envchoice("EMBEDDING_BACKEND", "auto", ("auto", "onnx", "openvino", "torch", "torch-bf16"))
 SEARCH_MODELS_DIR = envstr("SEARCH_MODELS_DIR", str(var_dir() / "models"))
 # Where the HNSW snapshots live (derived data: safe to delete, rebuilt from the database).
 SEARCH_INDEX_DIR = envstr("SEARCH_INDEX_DIR", str(var_dir() / "search-index"))

@@ -1,7 +1,8 @@
-"""The embedding backends give the same vectors: ONNX for queries, bfloat16 torch for bulk
-batches on CPUs that do bf16 in hardware."""
+"""The embedding backends give the same vectors: ONNX for queries, OpenVINO bfloat16 for
+bulk batches on CPUs that do bf16 in hardware, torch (fp32 or bf16) when forced."""
 
 import numpy as np
+import pytest
 
 from search import embedding
 
@@ -18,15 +19,31 @@ def vectors(settings, backend):
     return embedding.embed(TEXTS)
 
 
-def test_bf16_bulk_vectors_are_unit_length_and_within_cosine_099_of_onnx(settings):
-    onnx, bf16 = vectors(settings, "onnx"), vectors(settings, "torch-bf16")
-    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
-    assert (np.sum(onnx * bf16, axis=1) >= 0.99).all()
+@pytest.mark.parametrize("backend", ["openvino", "torch-bf16", "torch"])
+def test_every_backend_gives_unit_vectors_within_cosine_099_of_onnx(settings, backend):
+    onnx, other = vectors(settings, "onnx"), vectors(settings, backend)
+    assert other.dtype == np.float32 and other.shape == onnx.shape
+    assert np.allclose(np.linalg.norm(other, axis=1), 1.0, atol=1e-5)
+    assert (np.sum(onnx * other, axis=1) >= 0.99).all()
 
 
-def test_auto_embeds_queries_with_onnx_and_bulk_with_bf16_only_where_the_cpu_has_it(settings):
+def test_openvino_really_answers_bulk_batches(settings):
+    """Not a silent fallback to torch: the OpenVINO embedder loads and is the one used."""
+    from search.onnx_backend import OpenVinoEmbedder
+
+    vectors(settings, "openvino")
+    assert isinstance(embedding._get_exported(None, "openvino"), OpenVinoEmbedder)
+
+
+def test_a_query_embeds_like_the_same_text_in_a_batch(settings):
+    settings.EMBEDDING_BACKEND = "auto"
+    batch = embedding.embed(TEXTS)
+    assert float(embedding.embed_query(TEXTS[1]) @ batch[1]) >= 0.999
+
+
+def test_auto_embeds_queries_with_onnx_and_bulk_with_openvino_bf16_only_where_the_cpu_has_it(settings):
     settings.EMBEDDING_BACKEND = "auto"
     assert embedding.backend_for(1) == "onnx"
-    assert embedding.backend_for(embedding.BULK_MIN_TEXTS) == ("torch-bf16" if embedding.cpu_has_bf16() else "onnx")
+    assert embedding.backend_for(embedding.BULK_MIN_TEXTS) == ("openvino" if embedding.cpu_has_bf16() else "onnx")
     settings.EMBEDDING_BACKEND = "onnx"
     assert embedding.backend_for(1000) == "onnx"
