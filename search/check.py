@@ -9,10 +9,12 @@ from collections import Counter
 
 from notes.models import Note, Paper
 from search import hnsw, indexing
+from search.consistency import repeatable_read
 from search.embedding import active_model
 from search.models import IndexedSource, Passage
 
 
+@repeatable_read()  # the index and the rows it is checked against, as of one instant
 def check_user(user_id: int, limit: int = 50) -> dict:
     problems: list[str] = []
     model = active_model(user_id)

@@ -7,6 +7,8 @@ index and keyword rows, and every hit is re-read from the database through its o
 Semantic search and related notes use the user's active model (during a model switch,
 the old one until the new one's vectors are complete; see search/indexing.py); when that
 model's directory is gone, semantic search answers by words and the status says why.
+A search and related notes read one consistent view of the database (search/consistency.py):
+the passages they rank are the ones they read, whatever commits meanwhile.
 """
 
 import time
@@ -21,6 +23,7 @@ from django.urls import reverse
 
 from notes.models import Note, NoteLink
 from search import embedding, hnsw, indexing, keyword
+from search.consistency import repeatable_read
 from search.models import DismissedRelated, IndexedSource, Passage, Tombstone, UserIndexState
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -81,7 +84,7 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
     """Passages nearest the query by meaning, in the user's active model (the old one until a
     model switch is complete); by words when that model's directory is gone (the status
     page says why), so a search never fails for it."""
-    return _start_semantic(user_id, query, limit).result()
+    return _start_semantic(user_id, query, limit)()
 
 
 # Embedding the query (~5 ms) runs on a thread while the keyword query runs: ONNX Runtime and
@@ -89,21 +92,14 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
 _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
 
 
-@dataclass
-class SemanticRanking:
-    """A semantic ranking being computed: `result()` waits for the query's embedding."""
-
-    model: str  # the model whose index answered ("" when it answered by words)
-    result: Callable[[], list[tuple[int, float]]]
-
-
-def _start_semantic(user_id: int, query: str, limit: int) -> SemanticRanking:
-    """Start embedding the query in the user's active model."""
+def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[tuple[int, float]]]:
+    """Start embedding the query in the user's active model; the ranking, when called for,
+    waits for it."""
     index = hnsw.get_index(user_id)
     if embedding.unavailable_reason(index.model):
-        return SemanticRanking("", lambda: keyword.search_passages(user_id, query, limit))
+        return lambda: keyword.search_passages(user_id, query, limit)
     vector = _query_embedder.submit(embedding.embed_query, query, index.model)
-    return SemanticRanking(index.model, lambda: index.query(vector.result(), limit))
+    return lambda: index.query(vector.result(), limit)
 
 
 def _filter_q(user, filters: SearchFilters) -> Q:
@@ -175,14 +171,14 @@ def _hit(p: dict, score: float, tags: dict[int, list[str]]) -> Hit:
 def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
     """The keyword and semantic passage rankings with their fusion weights, the group (a
     note with its snippets and runs, or a paper) of every candidate that passes the filters
-    (and still exists, and is the user's), and the semantic model used ("" if none)."""
+    (and still exists, and is the user's)."""
     weight = settings.SEARCH_HYBRID_SEMANTIC_WEIGHT if mode == "hybrid" else 1.0
     rankings: list[tuple[list[tuple[int, float]], float]] = []
     semantic = _start_semantic(user.pk, query, depth) if mode in ("hybrid", "semantic") else None
     if mode in ("hybrid", "keyword"):
         rankings.append((keyword.search_passages(user.pk, query, depth), 1.0 - weight if mode == "hybrid" else 1.0))
     if semantic:
-        rankings.append((semantic.result(), weight))
+        rankings.append((semantic(), weight))
     candidates = {pk for ranking, _ in rankings for pk, _ in ranking}
     # Ids only; whole rows are read for the page's hits alone.
     allowed = Passage.objects.filter(_filter_q(user, filters), pk__in=candidates)
@@ -192,15 +188,10 @@ def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, dept
             "pk", "kind", "note_id", "paper_id"
         )
     }
-    return rankings, groups, semantic.model if semantic else ""
+    return rankings, groups
 
 
-def _retired_mid_search(user_id: int, model: str, ranking: list[tuple[int, float]], groups: dict) -> bool:
-    """Whether candidates of the semantic ranking vanished because `model` stopped being the
-    user's active model meanwhile (checked only when some vanished: filters drop some too)."""
-    return any(pk not in groups for pk, _ in ranking) and hnsw.position(user_id)[2] not in ("", model)
-
-
+@repeatable_read()
 def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None, limit: int = 10, offset: int = 0) -> SearchPage:
     started = time.perf_counter()
     mode = mode if mode in MODES else "hybrid"
@@ -210,11 +201,7 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
     filters = filters or SearchFilters()
     limit, offset = max(0, int(limit)), max(0, int(offset))
     depth = max(50, 5 * (offset + limit))
-    rankings, groups, model = _ranked_candidates(user, query, mode, filters, depth)
-    if model and _retired_mid_search(user.pk, model, rankings[-1][0], groups):
-        # A model switch finished between the ranking and the read: the old model's rows are
-        # gone, so its ranking would come out empty. Once more, in the new model.
-        rankings, groups, _ = _ranked_candidates(user, query, mode, filters, depth)
+    rankings, groups = _ranked_candidates(user, query, mode, filters, depth)
     # Per group (a note with its snippets, or a paper), a convex combination of its best
     # passage's min-max normalised score in each ranking (keyword weighted 0.7, meaning 0.3:
     # chosen on the dev questions, where any weight of meaning from 0.1 to 0.35 beat both
@@ -245,6 +232,7 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
     return SearchPage(hits, len(ordered), mode, (time.perf_counter() - started) * 1000)
 
 
+@repeatable_read()
 def related_notes(user, note, limit: int = 5) -> list[Related]:
     """The nearest notes by meaning, each with the pair of passages that connects them."""
     if note.user_id != user.pk or not note.searchable:
