@@ -34,7 +34,7 @@ import hnswlib
 import numpy as np
 from django.conf import settings
 
-from search.embedding import active_model
+from search.embedding import active_model, model_name
 from search.models import DIMENSIONS, Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
@@ -470,8 +470,14 @@ def writer_lock(user_id: int):
 def write_snapshot(user_id: int, model: str | None = None, *, compact: bool | None = None) -> dict:
     """Bring the user's snapshot for `model` (default: the model their searches use) up to
     date; rebuild without deleted elements past the threshold."""
-    model = model or active_model(user_id)
     with writer_lock(user_id):
+        in_use = (active_model(user_id), model_name())
+        model = model or in_use[0]
+        if model not in in_use:
+            # Retired by a model switch (checked under the lock drop_model takes after the
+            # switch's commit): its files are gone, and a snapshot of it now would be empty
+            # garbage, or emptied results for a search that still sees it active.
+            return {"user_id": user_id, "seq": 0, "vectors": 0, "deleted": 0, "rebuilt": False, "retired": True}
         idx = UserIndex.from_snapshot(user_id, model)
         rebuilt = idx is None or not idx.catch_up()
         if rebuilt:

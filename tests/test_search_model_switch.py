@@ -140,6 +140,20 @@ def test_related_notes_racing_the_end_of_the_switch_still_come(user, switch_but_
     assert [r.note.pk for r in services.related_notes(user, notes[2])] == expected
 
 
+def test_no_snapshot_of_the_old_model_is_written_once_the_switch_is_done(user, notes, settings, new_model):
+    hnsw.write_snapshot(user.pk, OLD)
+    assert hnsw.manifest_path(user.pk, OLD).exists()
+    settings.EMBEDDING_MODEL = new_model
+    for note in notes:
+        indexing.index_note(note.pk)
+    assert active_model(user) == new_model
+    assert not hnsw.manifest_path(user.pk, OLD).exists()  # dropped with the switch
+    # A snapshot task that picked the old model before the switch runs after it.
+    hnsw.write_snapshot(user.pk, OLD)
+    assert not hnsw.manifest_path(user.pk, OLD).exists()
+    assert not list(Path(settings.SEARCH_INDEX_DIR).glob(f"{hnsw._data_prefix(user.pk, OLD)}*"))
+
+
 def test_a_note_edited_during_the_switch_is_found_by_its_new_text(user, notes, settings, new_model):
     settings.EMBEDDING_MODEL = new_model
     bread, graphs = notes[1], notes[3]
