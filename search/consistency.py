@@ -17,7 +17,7 @@ SQLite's deferred read transaction (in WAL mode it holds a snapshot and blocks n
 
 from contextlib import contextmanager
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 BEGIN = {"postgresql": "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "sqlite": "BEGIN DEFERRED"}
 
@@ -36,8 +36,13 @@ def repeatable_read(using: str = DEFAULT_DB_ALIAS):
     try:
         yield
     except BaseException:
-        with connection.cursor() as cursor:
-            cursor.execute("ROLLBACK")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+        except DatabaseError:
+            # A kept connection must never stay in this transaction: it would read this
+            # instant's data from then on.
+            connection.close()
         raise
     with connection.cursor() as cursor:
         cursor.execute("COMMIT")
