@@ -7,8 +7,9 @@ from lablog.env import envchoice, envfloat, envint, envstr, var_dir
 EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 32)
 # "auto": ONNX Runtime (the model exported once into SEARCH_MODELS_DIR) for queries and
-# small batches, torch bfloat16 for bulk batches on CPUs with bf16 instructions (twice
-# ONNX's rate there; bench/embed_throughput.py); or always "onnx", "torch", "torch-bf16".
+# small batches, OpenVINO bfloat16 for bulk batches on CPUs with bf16 instructions (twice
+# ONNX's rate there; bench/embed_throughput.py); or always "onnx", "openvino", "torch",
+# "torch-bf16".
 EMBEDDING_BACKEND = envchoice("EMBEDDING_BACKEND", "auto", ("auto", "onnx", "openvino", "torch", "torch-bf16"))
 SEARCH_MODELS_DIR = envstr("SEARCH_MODELS_DIR", str(var_dir() / "models"))
 # Where the HNSW snapshots live (derived data: safe to delete, rebuilt from the database).
