@@ -10,7 +10,7 @@ from exchange.models import ImportJob
 
 def start_import(user, filename: str, data: bytes, fmt: str = "") -> ImportJob:
     """Keep the upload and have a worker import it once this transaction commits."""
-    from workers.tasks.imports import import_job
+    from exchange.tasks import import_job
 
     job = ImportJob.objects.create(user=user, filename=filename[:255], format=fmt, payload=data)
     transaction.on_commit(lambda: import_job.delay(job.pk))

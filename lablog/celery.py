@@ -1,6 +1,7 @@
 """The Celery app. Queues: `default`, `embed` (search embedding), `index` (the one
-index writer, concurrency 1) and `gpu` (runnable jobs). Routes live with the tasks
-in `workers`; settings come from Django's settings under the CELERY_ prefix."""
+index writer, concurrency 1) and `gpu` (runnable jobs). Each app keeps the tasks that
+call its services (`search/tasks.py`, `exchange/tasks.py`, `workers/tasks.py`) and the
+app discovers them all; settings come from Django's settings under the CELERY_ prefix."""
 
 import os
 
@@ -10,4 +11,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lablog.settings")
 
 app = Celery("lablog")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers"])
+app.autodiscover_tasks(["search", "exchange", "workers"])

@@ -1,6 +1,6 @@
 """Keeping passages and vectors in step with notes, snippets and papers.
 
-Called by the tasks in workers/tasks/indexing.py (and directly by tests and commands).
+Called by the tasks in search/tasks.py (and directly by tests and commands).
 Every function re-reads its source, is safe to run twice, and never writes vectors of a
 text that is no longer current: the embedding happens outside any transaction, then the
 write re-checks the source's fingerprint under its row lock and gives up when a newer

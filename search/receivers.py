@@ -19,7 +19,7 @@ def enqueue(task, *args) -> bool:
 
 
 def _note_changed(sender, note_id, **kwargs):
-    from workers.tasks.indexing import index_note
+    from search.tasks import index_note
 
     from search.indexing import index_note_text
 
@@ -31,19 +31,19 @@ def _note_changed(sender, note_id, **kwargs):
 
 
 def _note_deleted(sender, note_id, **kwargs):
-    from workers.tasks.indexing import remove_note
+    from search.tasks import remove_note
 
     enqueue(remove_note, note_id)
 
 
 def _paper_changed(sender, paper_id, **kwargs):
-    from workers.tasks.indexing import index_paper
+    from search.tasks import index_paper
 
     enqueue(index_paper, paper_id)
 
 
 def _paper_deleted(sender, paper_id, **kwargs):
-    from workers.tasks.indexing import remove_paper
+    from search.tasks import remove_paper
 
     enqueue(remove_paper, paper_id)
 

@@ -52,7 +52,7 @@ def reconcile(grace_seconds: float | None = None) -> int:
     """Re-enqueue every stale source (a source of another model than the configured one
     included), erase orphans and finish model switches that are complete; returns how
     many sources were enqueued."""
-    from workers.tasks.indexing import index_note, index_paper
+    from search.tasks import index_note, index_paper
 
     from search.receivers import enqueue
 

@@ -352,7 +352,7 @@ def _switch_totals(user_id: int, active: str) -> dict:
 def request_reindex(user) -> None:
     """Re-embed the user's notes and papers in the background and rebuild their index."""
     from search.receivers import enqueue
-    from workers.tasks.indexing import reindex_user
+    from search.tasks import reindex_user
 
     total = Note.objects.for_user(user).count() + user.papers.count()
     UserIndexState.objects.get_or_create(user=user)

@@ -13,7 +13,7 @@ from tests.waiting import wait_for_run_end
 from workers.models import Run, Runnable
 from workers.runner import execute_run
 from workers.signals import run_finished
-from workers.tasks.runs import reap_lost_runs
+from workers.tasks import reap_lost_runs
 
 TINY = {"diffusion_steps": 10, "training_iterations": 60, "guidance_scales": [0.0, 1.0],
         "samples_per_class": 2, "seed": 0}

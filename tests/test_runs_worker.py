@@ -9,7 +9,7 @@ from lablog.celery import app
 from notes.models import Note
 from tests.waiting import wait_for_run_end, wait_until
 from workers.models import Run, Runnable
-from workers.tasks.runs import reap_lost_runs
+from workers.tasks import reap_lost_runs
 
 pytestmark = pytest.mark.worker
 

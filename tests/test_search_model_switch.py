@@ -210,7 +210,7 @@ def test_search_answers_by_words_when_the_active_model_directory_is_gone(user, s
 
 
 def test_background_switch_finishes_through_the_reconcile_task(user, notes, settings, new_model, celery_worker):
-    from workers.tasks.indexing import reconcile
+    from search.tasks import reconcile
 
     # The notes' own tasks (enqueued at save) already ran in-process: drop them, so the
     # switch below is reconcile's doing.

@@ -163,7 +163,7 @@ class Run(models.Model):
     def send(self) -> bool:
         """Publish the run's message now and record the outcome; a broker that is down does not
         raise (the request still succeeds, the run stays queued and the reaper sends it again)."""
-        from workers.tasks.runs import run_job
+        from workers.tasks import run_job
 
         try:
             run_job.apply_async(args=[self.pk], queue=self.queue)

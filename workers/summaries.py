@@ -87,6 +87,6 @@ SOURCE = RunSummarySource(for_note=for_note, last_changed=last_changed)
 def reindex_note(note_id: int) -> None:
     """Index the note again (its run summaries changed) once the current transaction commits."""
     from search.receivers import enqueue
-    from workers.tasks.indexing import index_note
+    from search.tasks import index_note
 
     transaction.on_commit(lambda: enqueue(index_note, note_id))

@@ -10,8 +10,6 @@ from celery import shared_task
 
 from workers.runner import execute_run, recover_runs
 
-__all__ = ["run_job", "reap_lost_runs"]
-
 
 @shared_task(name="workers.run_job", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=0)
 def run_job(self, run_id: int):
