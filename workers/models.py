@@ -4,6 +4,10 @@ A run is written by one worker at a time: `claim()` takes a lease (a random owne
 every later write is filtered on that owner and on status=running, so a worker that lost
 its lease (the reaper failed the run, or the run was re-delivered) can no longer change it.
 
+Every time a worker writes (claim, heartbeat, progress, finish) and every time the reaper
+judges a heartbeat, the timestamp is the database's own clock (`Now()`), never the worker's:
+a GPU host whose clock is minutes off keeps its lease.
+
 A run is delivered at least once: `dispatch()` records when its message was sent, or why it could
 not be (the broker was down); the reaper re-sends queued runs that were never delivered, and `claim`
 makes every copy after the first a no-op.
@@ -17,6 +21,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.db.models.functions import Concat, Now, Right
 from django.urls import reverse
 from django.utils import timezone
 
@@ -71,9 +76,9 @@ class RunQuerySet(models.QuerySet):
         return self.filter(runnable__note__user=user)
 
     def lost(self, now=None):
-        """Running runs whose worker stopped stamping the heartbeat."""
-        now = now or timezone.now()
-        cutoff = now - datetime.timedelta(seconds=settings.RUNS_LEASE_SECONDS)
+        """Running runs whose worker stopped stamping the heartbeat, judged on the database clock
+        (`now` only in tests that move time forward)."""
+        cutoff = (now if now is not None else Now()) - datetime.timedelta(seconds=settings.RUNS_LEASE_SECONDS)
         return self.filter(status=Run.RUNNING, heartbeat__lt=cutoff)
 
     def undelivered(self, now=None, idle_queues=frozenset()):
@@ -109,7 +114,9 @@ class Run(models.Model):
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     metrics = models.JSONField(default=dict, blank=True)
-    device = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=200, blank=True, help_text='Where it ran: "cuda:0" or "cpu".')
+    device_name = models.CharField(max_length=200, blank=True, help_text='e.g. "NVIDIA H200" or the CPU model.')
+    peak_memory_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="Peak GPU memory allocated.")
     worker_host = models.CharField(max_length=200, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
@@ -210,9 +217,8 @@ class Run(models.Model):
 
     def claim(self, owner: str, worker_host: str) -> bool:
         """Take the lease of a queued run; False when it was cancelled, taken or already ended."""
-        now = timezone.now()
         taken = Run.objects.filter(pk=self.pk, status=Run.QUEUED, cancel_requested=False).update(
-            status=Run.RUNNING, lease_owner=owner, worker_host=worker_host, started=now, heartbeat=now,
+            status=Run.RUNNING, lease_owner=owner, worker_host=worker_host, started=Now(), heartbeat=Now(),
             step="starting",
         )
         if taken:
@@ -221,34 +227,44 @@ class Run(models.Model):
 
     def beat(self, owner: str) -> tuple[bool, bool]:
         """Stamp the heartbeat: (still the lease holder, cancel requested)."""
-        if not self._mine(owner).update(heartbeat=timezone.now()):
+        if not self._mine(owner).update(heartbeat=Now()):
             return False, False
         return True, Run.objects.filter(pk=self.pk, cancel_requested=True).exists()
 
-    def record(self, owner: str, **fields) -> bool:
-        """Write progress, step, log, device or metrics; False when the lease is gone."""
-        return bool(self._mine(owner).update(heartbeat=timezone.now(), **fields))
+    def record(self, owner: str, log_append: str = "", **fields) -> bool:
+        """Write progress, step, device or metrics, and append to the log; False when the lease is gone."""
+        if log_append:
+            fields["log"] = self.appended_log(log_append)
+        return bool(self._mine(owner).update(heartbeat=Now(), **fields))
 
-    def finish(self, owner: str, status: str, *, error: str = "", traceback: str = "", **fields) -> bool:
+    @staticmethod
+    def appended_log(text: str):
+        """The log with `text` added at its end, in SQL: the row's log is never sent back whole,
+        and only its last RUNS_LOG_MAX_CHARS characters are kept."""
+        return Right(Concat(models.F("log"), models.Value(text), output_field=models.TextField()),
+                     settings.RUNS_LOG_MAX_CHARS)
+
+    def finish(self, owner: str, status: str, *, error: str = "", traceback: str = "", log_append: str = "",
+               **fields) -> bool:
         assert status in Run.ENDED
-        now = timezone.now()
         if status == Run.SUCCEEDED:
             fields.setdefault("progress", 100.0)
+        if log_append:
+            fields["log"] = self.appended_log(log_append)
         return bool(
             self._mine(owner).update(
-                status=status, error=error, traceback=traceback, finished=now, heartbeat=now, **fields
+                status=status, error=error, traceback=traceback, finished=Now(), heartbeat=Now(), **fields
             )
         )
 
     @classmethod
     def reap_lost(cls, now=None) -> int:
         """Fail running runs whose heartbeat stopped (the worker was killed or its machine is gone)."""
-        now = now or timezone.now()
         reaped = 0
         for run in cls.objects.lost(now):
             # Row by row, re-checking the heartbeat: a run that beat in between is left alone.
             if cls.objects.lost(now).filter(pk=run.pk).update(
-                status=cls.FAILED, error=cls.WORKER_LOST, finished=now, lease_owner=""
+                status=cls.FAILED, error=cls.WORKER_LOST, finished=Now(), lease_owner=""
             ):
                 run.status = cls.FAILED
                 run._announce_finished()
@@ -256,21 +272,10 @@ class Run(models.Model):
         return reaped
 
     def save_artifact(self, owner: str, name: str, data: bytes, content_type: str) -> "RunArtifact":
-        if not ARTIFACT_NAME.match(name) or ".." in name:
-            raise ValueError(f"bad artifact name {name!r}")
+        """A file written by the lease holder (LeaseLost otherwise); see RunArtifact.store."""
         if not self._mine(owner).exists():
             raise LeaseLost(self.pk)
-        stored = default_storage.save(f"runs/{self.pk}/{name}", ContentFile(data))
-        artifact, created = RunArtifact.objects.get_or_create(
-            run=self, name=name, defaults={"path": stored, "content_type": content_type, "size": len(data)}
-        )
-        if not created:
-            old = artifact.path
-            artifact.path, artifact.content_type, artifact.size = stored, content_type, len(data)
-            artifact.save(update_fields=["path", "content_type", "size"])
-            if old != stored:
-                default_storage.delete(old)
-        return artifact
+        return RunArtifact.store(self, name, data, content_type)
 
 
 class LeaseLost(Exception):
@@ -278,11 +283,18 @@ class LeaseLost(Exception):
 
 
 class RunArtifact(models.Model):
-    """A file a run wrote (image, JSON, CSV, text), kept in Django's default storage."""
+    """A file a run wrote (image, JSON, CSV, text).
+
+    Up to RUNS_ARTIFACT_DB_MAX_BYTES it is kept in the row itself (`data`): a worker on another
+    machine shares only the database and Redis with the web app, so the database is the one
+    place both can reach. Larger files go to Django's default storage (`path`), which must then
+    be shared storage (an S3-compatible bucket through django-storages) when workers run elsewhere.
+    """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
     name = models.CharField(max_length=100)
-    path = models.CharField(max_length=300, help_text="Name in the default storage.")
+    path = models.CharField(max_length=300, blank=True, help_text="Name in the default storage; empty when in `data`.")
+    data = models.BinaryField(null=True, blank=True, editable=False, help_text="The bytes, when small enough.")
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
@@ -300,3 +312,35 @@ class RunArtifact(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type in ("image/png", "image/jpeg")
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes, from the row or the default storage (FileNotFoundError when gone)."""
+        if self.data is not None:
+            return bytes(self.data)
+        if not self.path:
+            raise FileNotFoundError(f"artifact {self} has no data")
+        with default_storage.open(self.path, "rb") as f:
+            return f.read()
+
+    @classmethod
+    def store(cls, run: "Run", name: str, data: bytes, content_type: str) -> "RunArtifact":
+        """Write (or replace) the run's artifact `name`; no lease check (Run.save_artifact has it,
+        imports call this directly). ValueError for a name that is not a plain file name."""
+        if not ARTIFACT_NAME.match(name) or ".." in name:
+            raise ValueError(f"bad artifact name {name!r}")
+        data = bytes(data)
+        if len(data) <= settings.RUNS_ARTIFACT_DB_MAX_BYTES:
+            path, inline = "", data
+        else:
+            path, inline = default_storage.save(f"runs/{run.pk}/{name}", ContentFile(data)), None
+        fields = {"path": path, "data": inline, "content_type": content_type, "size": len(data)}
+        with transaction.atomic():
+            artifact, created = cls.objects.select_for_update().get_or_create(run=run, name=name, defaults=fields)
+            old = "" if created else artifact.path
+            if not created:
+                for key, value in fields.items():
+                    setattr(artifact, key, value)
+                artifact.save(update_fields=list(fields))
+        if old and old != path:
+            default_storage.delete(old)
+        return artifact

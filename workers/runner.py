@@ -2,14 +2,19 @@
 `run(ctx)`, and record the outcome. Tests call `execute_run` directly; the Celery task
 `workers.run_job` is a thin wrapper around it."""
 
+import contextlib
 import io
 import json
 import logging
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -32,7 +37,20 @@ class RunCancelled(Exception):
 
 
 class JobContext:
-    """What a job kind's `run(ctx)` gets: its parameters and the ways to report back."""
+    """What a job kind's `run(ctx)` gets: its parameters and the ways to report back.
+
+    - `ctx.log(msg)`, `ctx.progress(pct, step)`: batched, at most two writes a second; the log is
+      appended in SQL, never rewritten.
+    - `ctx.set_metrics(d)`: call it again as each part finishes (each scale of a sweep): the run
+      page's chart grows live. Each call replaces the whole metrics dict.
+    - `ctx.torch_device()`: CUDA when there (records device, device name; peak GPU memory is
+      recorded at the end), else CPU.
+    - `ctx.temp_dir`: a directory of this run alone, removed when the run ends.
+    - `with ctx.atomic_path(final) as tmp:` write `tmp`; on success it is renamed to `final` in one
+      step (os.replace), on an exception it is deleted: two runs on one host never share a temp
+      name, and a crash never leaves a half-written file under `final` for a later run to trust.
+    - `ctx.cache_dir`: per-worker-machine cache shared by runs (checkpoints).
+    """
 
     CHECK_EVERY = 1.0  # seconds between two database checks for cancellation
     FLUSH_EVERY = 0.5  # seconds between two writes of progress and log
@@ -44,7 +62,10 @@ class JobContext:
         self.params = params
         self.metrics: dict = {}
         self.device_label = ""
+        self.cuda_device = None  # set by torch_device() when the job uses CUDA
         self._log: list[str] = []
+        self._unsent_log: list[str] = []
+        self._temp_dir: Path | None = None
         self._pending: dict = {}
         self._last_flush = 0.0
         self._last_check = 0.0
@@ -58,18 +79,27 @@ class JobContext:
 
     def log(self, message: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        self._log.extend(f"{stamp} {line}" for line in str(message).splitlines() or [""])
-        self._pending["log"] = self.log_text()
+        lines = [f"{stamp} {line}" for line in str(message).splitlines() or [""]]
+        self._log.extend(lines)
+        del self._log[:-2000]  # this process keeps a tail for `log_text`; the row has the whole log
+        self._unsent_log.extend(lines)
         self._flush()
 
     def log_text(self) -> str:
+        """The last lines this job logged (the run row holds the whole log)."""
         return "\n".join(self._log)[-settings.RUNS_LOG_MAX_CHARS:]
+
+    def take_unsent_log(self) -> str:
+        """Log lines not yet written to the row, each ending with a newline; marks them sent."""
+        text = "".join(f"{line}\n" for line in self._unsent_log)
+        self._unsent_log = []
+        return text
 
     def _flush(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not self._pending or (not force and now - self._last_flush < self.FLUSH_EVERY):
+        if not (self._pending or self._unsent_log) or (not force and now - self._last_flush < self.FLUSH_EVERY):
             return
-        if not self.run.record(self.owner, **self._pending):
+        if not self.run.record(self.owner, log_append=self.take_unsent_log(), **self._pending):
             raise LeaseLost(self.run_id)
         self._pending, self._last_flush = {}, now
 
@@ -91,7 +121,8 @@ class JobContext:
     # --- results -----------------------------------------------------------------------
     def set_metrics(self, metrics: dict) -> None:
         self.metrics = json.loads(json.dumps(metrics))  # must be JSON; fail in the job, not at the end
-        self.run.record(self.owner, metrics=self.metrics)
+        if not self.run.record(self.owner, metrics=self.metrics):
+            raise LeaseLost(self.run_id)
 
     def save_artifact(self, name: str, data: bytes | str, content_type: str | None = None):
         if isinstance(data, str):
@@ -123,24 +154,73 @@ class JobContext:
 
     # --- device and cache --------------------------------------------------------------
     def torch_device(self):
-        """CUDA when the worker has it, else CPU; recorded on the run (e.g. "cuda: NVIDIA H100 80GB")."""
+        """CUDA when the worker has it, else CPU; recorded on the run as device ("cuda:0", "cpu")
+        and device name ("NVIDIA H200", the CPU model); `device_label` is both in one string."""
         import torch
 
         if torch.cuda.is_available():
-            device = torch.device("cuda")
-            self.device_label = f"cuda: {torch.cuda.get_device_name(device)}"
+            device = torch.device("cuda", torch.cuda.current_device())
+            name = torch.cuda.get_device_name(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            self.cuda_device = device
         else:
             device = torch.device("cpu")
-            self.device_label = "cpu"
+            name = cpu_name()
             torch.set_num_threads(max(1, settings.RUNS_CPU_THREADS))
-        self.run.record(self.owner, device=self.device_label)
+        self.device_label = f"{device}: {name}"
+        self.run.record(self.owner, device=str(device), device_name=name[:200])
         return device
+
+    def peak_memory_bytes(self) -> int | None:
+        """Peak GPU memory allocated since torch_device(), None when the job did not use CUDA."""
+        if self.cuda_device is None:
+            return None
+        import torch
+
+        return int(torch.cuda.max_memory_allocated(self.cuda_device))
+
+    @property
+    def temp_dir(self) -> Path:
+        if self._temp_dir is None:
+            self._temp_dir = Path(tempfile.mkdtemp(prefix=f"lablog-run-{self.run_id}-"))
+        return self._temp_dir
+
+    @contextlib.contextmanager
+    def atomic_path(self, final):
+        """Yield a unique temporary path next to `final`; renamed onto it only if the block succeeds."""
+        final = Path(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
+        tmp = Path(tmp)
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def cleanup(self) -> None:
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
 
     @property
     def cache_dir(self):
         path = settings.RUNS_CACHE_DIR
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def cpu_name() -> str:
+    """The CPU model ("Intel(R) Xeon(R) ..."), or the platform's processor string."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "CPU"
 
 
 class _Heartbeat:
@@ -213,8 +293,19 @@ def execute_run(run_id: int, worker_host: str = "") -> str | None:
     except LeaseLost:
         logger.warning("run %s: lease lost, result dropped", run_id)
         return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    finally:
+        ctx.cleanup()
     step = {Run.SUCCEEDED: "done", Run.CANCELLED: "cancelled", Run.FAILED: "failed"}[status]
-    if run.finish(owner, status, error=error, traceback=tb, log=ctx.log_text(), metrics=ctx.metrics, step=step):
+    extra = {}
+    try:
+        peak = ctx.peak_memory_bytes()
+    except Exception:  # a broken CUDA context must not lose the result
+        logger.exception("run %s: could not read peak GPU memory", run_id)
+        peak = None
+    if peak is not None:
+        extra["peak_memory_bytes"] = peak
+    if run.finish(owner, status, error=error, traceback=tb, log_append=ctx.take_unsent_log(), metrics=ctx.metrics,
+                  step=step, **extra):
         note = run.runnable.note
         run_finished.send(sender=Run, run_id=run.pk, note_id=note.pk, user_id=note.user_id, status=status)
     else:

@@ -13,6 +13,10 @@ RUNS_REAPER_SECONDS = envint("RUNS_REAPER_SECONDS", 30)
 # A queued run sent this long ago while a worker on its queue is idle (or never sent at all)
 # is sent again by the reaper: the broker lost its message. Duplicates are harmless (claim).
 RUNS_REDISPATCH_SECONDS = envint("RUNS_REDISPATCH_SECONDS", 120)
+# A run artifact up to this size is kept in the database row, so a worker on another machine needs
+# nothing but DATABASE_URL and REDIS_URL; a larger one goes to the default storage, which must then
+# be shared (S3 through django-storages) when workers run elsewhere.
+RUNS_ARTIFACT_DB_MAX_BYTES = envint("RUNS_ARTIFACT_DB_MAX_BYTES", 16 * 1024 * 1024)
 # Keep the last this many characters of a run's log in the database.
 RUNS_LOG_MAX_CHARS = envint("RUNS_LOG_MAX_CHARS", 200_000)
 # Trained checkpoints reused by jobs (per worker machine; a cache, safe to delete).

@@ -32,7 +32,8 @@ def _delete_artifact_file(sender, instance, **kwargs):
     from django.core.files.storage import default_storage
 
     path = instance.path
-    transaction.on_commit(lambda: default_storage.delete(path))
+    if path:  # empty: the bytes were in the row and went with it
+        transaction.on_commit(lambda: default_storage.delete(path))
 
 
 def _run_ended(sender, note_id, **kwargs):

@@ -7,7 +7,6 @@ behind a PNG name or header can never run script in the app's origin.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 
@@ -41,8 +40,7 @@ def artifact(request, run_id, name):
     # Looked up by name in the database, never joined into a filesystem path.
     item = get_object_or_404(RunArtifact, run=run, name=name)
     try:
-        with default_storage.open(item.path, "rb") as f:
-            data = f.read()
+        data = item.read_bytes()  # from the row, or the default storage for a large file
     except FileNotFoundError:
         raise Http404("artifact file missing") from None
     image_type = verified_image_type(data) if item.is_image else None
