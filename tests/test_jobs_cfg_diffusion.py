@@ -75,7 +75,63 @@ def test_same_seed_same_device_gives_identical_results(transactional_db, user, t
 
 
 def _read(artifact) -> bytes:
-    from django.core.files.storage import default_storage
+    return artifact.read_bytes()
 
-    with default_storage.open(artifact.path, "rb") as f:
-        return f.read()
+
+TINY = {"diffusion_steps": 20, "training_iterations": 150, "samples_per_class": 3, "seed": 7}
+
+
+def _run(runnable, params) -> Run:
+    run = Run.objects.create(runnable=runnable, params=params)
+    assert execute_run(run.pk, "test") == Run.SUCCEEDED, Run.objects.get(pk=run.pk).traceback
+    run.refresh_from_db()
+    return run
+
+
+def test_a_scale_gives_the_same_samples_whatever_else_the_sweep_holds(transactional_db, user, settings, tmp_path):
+    """Same checkpoint, seed and scale: same grid and figures, whichever scales surround it."""
+    settings.RUNS_CACHE_DIR = tmp_path
+    runnable = Runnable.objects.create(note=Note.objects.create_note(user, title="Sweeps"), kind="cfg_diffusion")
+    first = _run(runnable, {**TINY, "guidance_scales": [0.0, 4.0]})
+    second = _run(runnable, {**TINY, "guidance_scales": [8.0, 1.0, 4.0]})
+    assert "reused checkpoint" in second.log
+    grid = lambda run: _read(run.artifacts.get(name="grid_w4.png"))  # noqa: E731
+    assert grid(first) == grid(second)
+    for metric in ("accuracy", "diversity"):
+        assert first.metrics[metric]["4"] == second.metrics[metric]["4"]
+    # Different scales are different draws, not one shared noise.
+    assert _read(second.artifacts.get(name="grid_w1.png")) != _read(second.artifacts.get(name="grid_w8.png"))
+
+
+def test_a_damaged_checkpoint_is_never_loaded_but_trained_again(transactional_db, user, settings, tmp_path):
+    settings.RUNS_CACHE_DIR = tmp_path
+    params = {**TINY, "guidance_scales": [2.0]}
+    runnable = Runnable.objects.create(note=Note.objects.create_note(user, title="Crash"), kind="cfg_diffusion")
+    whole = _run(runnable, params)
+    [checkpoint] = tmp_path.glob("digits-ddpm-*.pt")
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2])  # what a worker killed mid-write used to leave
+    again = _run(runnable, params)
+    assert "discarded a damaged checkpoint" in again.log and "reused checkpoint" not in again.log
+    assert again.metrics["accuracy"] == whole.metrics["accuracy"]
+    assert checkpoint.read_bytes() == data  # rebuilt whole, and trusted by the next run
+    assert "reused checkpoint" in _run(runnable, params).log
+
+
+@pytest.mark.worker
+def test_two_jobs_on_one_host_train_the_same_checkpoint_without_colliding(user, celery_worker, tmp_path):
+    """Two runs of one config at once on one worker host (concurrency 2, one cache directory):
+    each writes its own temporary file, both succeed, one whole checkpoint is left."""
+    worker = celery_worker(queues=["gpu"], concurrency=2, extra_env={"RUNS_CACHE_DIR": str(tmp_path)})
+    params = {**TINY, "training_iterations": 300, "guidance_scales": [3.0]}
+    runnable = Runnable.objects.create(note=Note.objects.create_note(user, title="Twins"), kind="cfg_diffusion",
+                                       params=params)
+    runs = [runnable.start_run(), runnable.start_run()]
+    runs = [wait_for_run_end(run, worker) for run in runs]
+    assert [r.status for r in runs] == [Run.SUCCEEDED, Run.SUCCEEDED], [r.error for r in runs]
+    assert runs[0].metrics["accuracy"] == runs[1].metrics["accuracy"]
+    assert len([f for f in tmp_path.iterdir()]) == 1  # one checkpoint, no temporary files left
+    from workers.jobs import _checkpoints
+
+    [checkpoint] = tmp_path.glob("digits-ddpm-*.pt")
+    assert _checkpoints.load(checkpoint) is not None
