@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "lablog.middleware.ContentSecurityPolicyMiddleware",
+    "lablog.middleware.NotFoundPageMiddleware",
 ]
 
 ROOT_URLCONF = "lablog.urls"

@@ -336,3 +336,29 @@ def mark_missing_wikilinks(html: str, existing_keys: set[str]) -> str:
         return f'<a class="wikilink missing" {match.group(1)}'
 
     return _WIKILINK_ANCHOR.sub(mark, html)
+
+
+# ---------------------------------------------------------------- task lists
+
+_TASK_MARKER = re.compile(r"^((?:[ \t]*>)*[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+)\[([ xX])\]")
+
+
+def toggle_task(body: str, index: int, checked: bool) -> str | None:
+    """`body` with its index-th task-list checkbox (in page order, as rendered) ticked or
+    cleared; None when the body has no such task (it changed since the page was shown)."""
+    lines = body.split("\n")
+    tasks = [
+        tokens[i - 2].map[0]  # the list item's first line holds its marker
+        for tokens in [_md.parse(body)]
+        for i, token in enumerate(tokens)
+        if token.type == "inline" and i >= 2 and tokens[i - 2].type == "list_item_open"
+        and "task-list-item" in (tokens[i - 2].attrGet("class") or "")
+    ]
+    if not 0 <= index < len(tasks):
+        return None
+    line = tasks[index]
+    match = _TASK_MARKER.match(lines[line])
+    if not match:
+        return None
+    lines[line] = f"{match[1]}[{'x' if checked else ' '}]{lines[line][match.end():]}"
+    return "\n".join(lines)

@@ -1,13 +1,15 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Max, Q
 from django.http import QueryDict
 from django.shortcuts import render
 
 from notes.forms import LogFilterForm
-from notes.models import Note, Tag
+from notes.models import Note, Paper, Tag
 from notes.views.common import partial_or_page
+
+RECENT_PAPERS = 8  # in the log's sidebar
 
 
 @login_required
@@ -42,4 +44,26 @@ def log(request):
         "all_tags": Tag.objects.for_user(request.user).filter(notes__isnull=False).distinct(),
         "fragment": template_name != "notes/log.html",
     }
+    if not context["fragment"]:
+        # The sidebar: the papers most recently written about (or added), and how many there are.
+        papers = Paper.objects.for_user(request.user)
+        context["paper_count"] = papers.count()
+        context["recent_papers"] = papers.annotate(last_note=Max("notes__created")).order_by(
+            F("last_note").desc(nulls_last=True), "-pk"
+        )[:RECENT_PAPERS]
     return render(request, template_name, context)
+
+
+PAPER_SUGGESTIONS = 20
+
+
+@login_required
+def paper_suggest(request):
+    """The type-ahead of a Paper filter: up to 20 of the user's papers whose title contains
+    what was typed, as <option>s for a <datalist> (no 200-item list in every page)."""
+    typed = " ".join((request.GET.get("paper") or request.GET.get("q") or "").split())
+    papers = Paper.objects.for_user(request.user).order_by("title")
+    if typed and not typed.isdigit():
+        papers = papers.filter(title__icontains=typed)
+    titles = papers.values_list("title", flat=True)[:PAPER_SUGGESTIONS]
+    return render(request, "notes/_paper_options.html", {"titles": titles})

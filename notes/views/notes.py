@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -8,7 +9,7 @@ from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from notes.forms import EditNoteForm, NewNoteForm, NoteForm, SnippetForm
 from notes.models import EditConflict, Note, Paper
-from notes.rendering import extract_wikilinks, mark_missing_wikilinks, render_markdown
+from notes.rendering import extract_wikilinks, mark_missing_wikilinks, render_markdown, toggle_task
 from notes.views.common import partial_or_page
 
 
@@ -137,3 +138,29 @@ def wiki(request):
     if note:
         return redirect(note)
     return redirect(f"{reverse('notes:new')}?{urlencode({'title': title})}")
+
+
+@login_required
+@require_POST
+def note_task(request, pk):
+    """Tick or clear a task-list checkbox on the note page: the note saved as a new version
+    (a revision kept), refused with 409 when the page showed an older version than the stored one."""
+    note = own_note(request, pk)
+    try:
+        index, base_version = int(request.POST["index"]), int(request.POST["base_version"])
+    except (KeyError, ValueError):
+        return JsonResponse({"message": "Which task, on which version of the note?"}, status=400)
+    checked = request.POST.get("checked") == "true"
+    if base_version != note.version:
+        return JsonResponse({"message": STALE_TASK, "version": note.version}, status=409)
+    body = toggle_task(note.body, index, checked)
+    if body is None:
+        return JsonResponse({"message": STALE_TASK, "version": note.version}, status=409)
+    try:
+        note = note.apply_edit(base_version=base_version, title=note.title, body=body)
+    except EditConflict as conflict:
+        return JsonResponse({"message": STALE_TASK, "version": conflict.current.version}, status=409)
+    return JsonResponse({"version": note.version})
+
+
+STALE_TASK = "Not saved: this note was changed elsewhere since this page was loaded. Reload the page, then tick it again."

@@ -15,12 +15,16 @@ class SearchForm(forms.Form):
     q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
     mode = forms.ChoiceField(choices=MODES, required=False, widget=forms.RadioSelect)
     tag = forms.ChoiceField(required=False)
-    paper = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    # A type-ahead (notes:paper_suggest fills its datalist): a paper's title, or its id from a link.
+    paper = forms.CharField(required=False, label="Paper", max_length=500, widget=forms.TextInput(attrs={
+        "type": "search", "list": "paper-suggestions", "placeholder": "Any paper", "autocomplete": "off",
+    }))
     kind = forms.MultipleChoiceField(choices=KINDS, required=False, widget=forms.CheckboxSelectMultiple)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, widget=forms.HiddenInput)
 
     def __init__(self, user, data, **kwargs):
         super().__init__(data, **kwargs)
+        self.user = user
         # "from" and "to" are Python keywords, hence added by name rather than declared.
         self.fields["from"] = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
         self.fields["to"] = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
@@ -29,9 +33,26 @@ class SearchForm(forms.Form):
         self.fields["tag"].choices = lambda: [("", "Any tag")] + [
             (t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)
         ]
-        self.fields["paper"].choices = lambda: [("", "Any paper")] + list(
-            Paper.objects.for_user(user).order_by("title").values_list("pk", "title")
-        )
+
+    def clean_paper(self):
+        """The paper's id, from its id (links) or its exact title (the type-ahead); None for any paper."""
+        value = " ".join((self.cleaned_data.get("paper") or "").split())
+        if not value:
+            return None
+        papers = Paper.objects.for_user(self.user)
+        paper = papers.filter(pk=int(value)).first() if value.isdigit() and len(value) < 12 else None
+        paper = paper or papers.filter(title__iexact=value).order_by("pk").first()
+        if paper is None:
+            raise forms.ValidationError(f"No paper titled “{value[:80]}”.")
+        return paper.pk
+
+    def paper_title(self) -> str:
+        """What the type-ahead shows: the chosen paper's title (a link may have given its id)."""
+        value = (self.data.get("paper") or "").strip()
+        if value.isdigit() and len(value) < 12:
+            title = Paper.objects.for_user(self.user).filter(pk=int(value)).values_list("title", flat=True).first()
+            return title or value
+        return value
 
     def search_args(self) -> dict:
         """Keyword arguments for the search service from the valid fields; a bad field is left out

@@ -231,6 +231,41 @@
     htmx.ajax("POST", list.dataset.reorderUrl, { target: "#snippets", swap: "outerHTML", values: { order: order.join(",") } });
   });
 
+  // --- Task lists on the note page: a tick saves the note (a new version, stale pages refused) ---
+  function setupTasks() {
+    const body = document.querySelector(".note-body[data-task-url]");
+    if (!body) return;
+    const boxes = Array.from(body.querySelectorAll("input.task-list-item-checkbox"));
+    const status = document.querySelector(".task-state");
+    boxes.forEach(function (box) { box.disabled = false; });
+    function say(text, isError) {
+      status.hidden = !text;
+      status.textContent = text;
+      status.classList.toggle("error", Boolean(isError));
+    }
+    body.addEventListener("change", function (event) {
+      const box = event.target;
+      if (!box.matches("input.task-list-item-checkbox")) return;
+      const token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"];
+      const data = new URLSearchParams({ index: String(boxes.indexOf(box)), checked: String(box.checked), base_version: body.dataset.version });
+      boxes.forEach(function (b) { b.disabled = true; });  // one save at a time: each builds on the last
+      say("Saving…");
+      fetch(body.dataset.taskUrl, { method: "POST", body: data, headers: { "x-csrftoken": token }, credentials: "same-origin" })
+        .then(function (response) { return response.json().then(function (json) { return { ok: response.ok, json: json }; }); })
+        .then(function (result) {
+          if (!result.ok) throw new Error(result.json.message || "Not saved.");
+          body.dataset.version = result.json.version;
+          say(`Saved · version ${result.json.version}`);
+          boxes.forEach(function (b) { b.disabled = false; });
+        })
+        .catch(function (error) {
+          box.checked = !box.checked;  // the page shows what is stored
+          say(error.message.startsWith("Not saved") ? error.message : "Not saved: the server cannot be reached.", true);
+          boxes.forEach(function (b) { b.disabled = false; });
+        });
+    });
+  }
+
   function init(root) {
     const editor = document.getElementById("editor");
     if (editor) setupEditor(editor);
@@ -239,6 +274,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     init(document);
+    setupTasks();
     htmx.onLoad(function (element) { setupSnippetFields(element); });
   });
 })();

@@ -30,6 +30,12 @@
     else links[next].focus();
   });
 
+  // Switching mode re-runs the search through the input, so its request queue still applies.
+  document.addEventListener("change", function (event) {
+    if (!event.target.closest(".searchbox .search-modes")) return;
+    event.target.form.q.dispatchEvent(new Event("search"));
+  });
+
   document.addEventListener("click", function (event) {
     const box = document.querySelector(".searchbox");
     if (box && !box.contains(event.target)) closeDropdown();

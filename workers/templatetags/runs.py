@@ -1,5 +1,8 @@
+import re
+
 from django import template
 
+from workers.charts import metric_label, run_charts, scalars_of
 from workers.panel import panel_context
 
 register = template.Library()
@@ -52,3 +55,78 @@ def metric_value(value):
             f"{k} ({metric_value(v)})" for k, v in value.items()
         )
     return param_value(value)
+
+
+@register.filter
+def charts(run):
+    """The run's series metrics as charts (workers/charts.py)."""
+    return run_charts(run.metrics)
+
+
+@register.filter
+def other_metrics(run):
+    """The run's metrics that are not series, for a table (the device is in the status line)."""
+    return {name: value for name, value in scalars_of(run.metrics).items() if name != "device"}
+
+
+@register.filter
+def metric_name(name):
+    label, unit = metric_label(name)
+    return f"{label} ({unit})" if unit else label
+
+
+@register.filter
+def where_ran(run):
+    """Where a run ran, in plain words: "on NVIDIA H200 (cuda:0)" or "on CPU: worker cpu@host has no GPU"."""
+    device = (run.device or "").strip()
+    host = run.worker_host or "the worker"
+    if not device:
+        return f"on {run.worker_host}" if run.worker_host else ""
+    if device.lower() == "cpu":
+        return f"on CPU: worker {host} has no GPU"
+    if device.lower().startswith("cuda"):
+        # "cuda: NVIDIA H200" or "cuda:0: NVIDIA H200"
+        head, _, name = device.partition(": ")
+        index = head.partition(":")[2] or "0"
+        where = f"on {name.strip() or 'a GPU'} (cuda:{index})"
+        return f"{where} · {run.worker_host}" if run.worker_host else where
+    return f"on {device}" + (f" · {run.worker_host}" if run.worker_host else "")
+
+
+_GRID = re.compile(r"^grid_w(?P<w>-?[0-9.]+)\.(png|jpe?g)$")
+_FIGURES = {
+    "guidance_sweep.png": "Accuracy and diversity by guidance scale",
+    "ranks.png": "Rank of each chosen token by guidance scale",
+}
+
+
+@register.filter
+def caption(item):
+    """What an image shows ("w = 4 · 8 samples per class"), not its file name."""
+    match = _GRID.match(item.name)
+    if match:
+        n = item.run.params.get("samples_per_class")
+        per_class = f" · {n} sample{'s' if n != 1 else ''} per class" if n else ""
+        return f"w = {match['w']}{per_class}"
+    return _FIGURES.get(item.name) or item.name.rsplit(".", 1)[0].replace("_", " ").capitalize()
+
+
+def artifact_order(item):
+    """Grids in the order of their guidance scale, then the rest by name."""
+    match = _GRID.match(item.name)
+    return (0, float(match["w"]), "") if match else (1, 0.0, item.name)
+
+
+@register.filter
+def images(run):
+    return sorted((a for a in run.artifacts.all() if a.is_image), key=artifact_order)
+
+
+@register.filter
+def files(run):
+    return [a for a in run.artifacts.all() if not a.is_image]
+
+
+@register.filter
+def index(sequence, position):
+    return sequence[position]

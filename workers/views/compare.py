@@ -2,7 +2,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
+from workers.charts import compare_charts
 from workers.models import Run
+from workers.templatetags.runs import artifact_order, param_value
 
 
 def flatten(metrics: dict, prefix: str = "") -> dict:
@@ -37,14 +39,24 @@ def compare(request):
             for n in names
         ]
 
+    param_rows = rows([{"kind": r.kind, **r.params} for r in runs])
+    # A run is named in legends by what sets it apart: the parameters that differ.
+    differing = [row["name"] for row in param_rows if row["differs"]]
+    labels = [
+        " ".join([f"Run {r.pk}"] + [f"{n}={param_value(r.params.get(n, r.kind if n == 'kind' else '—'))}" for n in differing])
+        for r in runs
+    ]
+    # The image artifacts by name (one row per guidance scale: every w = 4 grid side by side).
     images = {}
     for index, run in enumerate(runs):
-        for item in run.artifacts.all():
+        for item in sorted(run.artifacts.all(), key=artifact_order):
             if item.is_image:
                 images.setdefault(item.name, [None] * len(runs))[index] = item
     return render(request, "workers/compare.html", {
         "runs": runs,
-        "param_rows": rows([{"kind": r.kind, **r.params} for r in runs]),
+        "run_labels": labels,
+        "param_rows": param_rows,
         "metric_rows": rows([flatten(r.metrics) for r in runs]),
-        "image_rows": sorted(images.items()),
+        "charts": compare_charts(runs, labels),
+        "image_rows": list(images.values()),
     })

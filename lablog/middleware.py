@@ -1,0 +1,52 @@
+"""Response policies for every page: the Content-Security-Policy, and our own 404 page even
+with DEBUG on (Django's debug 404 lists every URL pattern, which is no page for a user who
+followed a link to a deleted note)."""
+
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import render
+
+# Scripts only from our own origin: no inline script, no event-handler attributes, no eval
+# (htmx's hx-on is off: htmx.config.allowEval is false in base.html). Styles may be inline
+# because KaTeX positions glyphs with style attributes and the tag cloud sizes tags with one.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds the policy to every HTML response that does not bring its own (run artifacts do)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response and response.get("Content-Type", "").startswith("text/html"):
+            response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+
+
+class NotFoundPageMiddleware:
+    """With DEBUG on, a missing object (Http404 from a view) still gets the app's 404 page.
+    With DEBUG off Django renders templates/404.html itself (handler404)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if settings.DEBUG and isinstance(exception, Http404):
+            return render(request, "404.html", status=404)
+        return None
