@@ -149,10 +149,11 @@ class Run(models.Model):
 
     @property
     def queue(self) -> str:
+        """The queue of its kind and model: only a worker that can run it consumes it."""
         from workers.jobs import get_kind
 
         kind = get_kind(self.kind)
-        return kind.queue if kind else "gpu"
+        return kind.route(self.params) if kind else f"gpu.{self.kind}"
 
     @property
     def elapsed(self) -> datetime.timedelta | None:

@@ -1,7 +1,15 @@
 """The registry of job kinds a runnable can use.
 
 A job kind is one module in this package that defines `KIND = JobKind(...)`: its name, title,
-description, parameter schema, queue, cost limit, an `available()` check and `run(ctx)`.
+description, parameter schema, queue, cost limit, an `available()` check, an optional
+`capabilities()` and `run(ctx)`.
+
+`available()` and `capabilities()` are asked on the WORKER, never in the web process: a worker
+announces in its heartbeat the kinds it can run and what it offers for each (for a kind with a
+"model" parameter, `capabilities()` returns {"models": [names]}), and subscribes to one queue per
+kind (`gpu.cfg_diffusion`) and per model (`gpu.cfg_text.notes-gpt`). A run is sent to the queue of
+its kind and model (`JobKind.route`), so only a worker that can run it ever receives it; the web
+app reads the announcements to offer kinds and models.
 Modules are discovered by name, so adding a kind touches no other file. A kind's module must
 keep heavy imports (torch, transformers, matplotlib) inside `run`, never at its top: the web
 process imports every kind to list them and build their forms.
@@ -10,12 +18,16 @@ process imports every kind to list them and build their forms.
 import importlib
 import math
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Callable
 
 LIST_TYPES = {"int_list": int, "float_list": float}
-SCALAR_TYPES = {"int": int, "float": float, "str": str, "text": str}
+# "model": the name of a model some live worker announces for the kind (picked from a list on the
+# form; a plain name, never a path: the worker maps it to its own files).
+SCALAR_TYPES = {"int": int, "float": float, "str": str, "text": str, "model": str}
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,11 @@ class Param:
                 raise ValueError("values must not repeat")
             return values
         kind = SCALAR_TYPES[self.type]
+        if self.type == "model":
+            value = str(raw).strip() if raw is not None else ""
+            if not MODEL_NAME.match(value):
+                raise ValueError("pick one of the models the workers offer")
+            return value
         if kind is str:
             value = str(raw).strip() if raw is not None else ""
             if self.max_len is not None and len(value) > self.max_len:
@@ -106,11 +123,43 @@ class JobKind:
     cost: Callable[[dict], float] | None = None
     max_cost: float | None = None
     cost_help: str = ""
-    # available() -> (bool, reason shown when False)
+    # available() -> (bool, reason shown when False); asked on the worker.
     available: Callable[[], tuple[bool, str]] = field(default=lambda: (True, ""))
+    # capabilities() -> what this worker offers for the kind, e.g. {"models": ["notes-gpt"]};
+    # announced in the worker's heartbeat. Asked on the worker only when available().
+    capabilities: Callable[[], dict] | None = None
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
+
+    @property
+    def model_param(self) -> Param | None:
+        return next((p for p in self.params if p.type == "model"), None)
+
+    def route(self, params: dict) -> str:
+        """The queue a run with these parameters goes to: served only by workers that can run it."""
+        base = f"{self.queue}.{self.name}"
+        model = self.model_param
+        if model is None:
+            return base
+        return f"{base}.{params.get(model.name) or model.default}"
+
+    def worker_offer(self) -> dict | None:
+        """On a worker: what it announces for this kind ({} or {"models": [...]}), None when it
+        cannot run it here."""
+        if not self.available()[0]:
+            return None
+        offer = dict(self.capabilities() if self.capabilities else {})
+        if self.model_param is not None:
+            offer["models"] = [m for m in offer.get("models", []) if MODEL_NAME.match(m)]
+        return offer
+
+    def worker_queues(self, offer: dict) -> list[str]:
+        """The queues a worker that made this offer consumes for the kind."""
+        base = f"{self.queue}.{self.name}"
+        if self.model_param is None:
+            return [base]
+        return [f"{base}.{m}" for m in offer.get("models", [])]
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}

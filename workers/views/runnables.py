@@ -2,11 +2,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from notes.models import Note
 from workers.forms import ParamsForm
 from workers.jobs import get_kind, kinds
+from workers.liveness import alive_workers, describe_worker, workers_for_kind
 from workers.models import Run, Runnable
 from workers.panel import panel_context, run_card_context
 
@@ -18,21 +19,39 @@ def note_runnables(request, note_id):
     return render(request, "workers/_runnables_panel.html", panel_context(note))
 
 
-def _available_kind(name):
+def _known_kind(name):
+    """A kind of the registry. Whether a worker can run it is the workers' say (their
+    announcements), never this process's environment: a run of a kind no live worker can run
+    waits, and the page says so."""
     kind = get_kind(name or "")
     if kind is None:
         raise Http404("no such job kind")
-    if not kind.available()[0]:
-        raise Http404("this job kind is unavailable")
     return kind
 
 
-def _saved(request, note):
-    """After a save: the refreshed panel for htmx, else back to the note."""
-    if request.htmx:
+def _kind_choices() -> list[tuple]:
+    """Every kind with the live workers that can run it (described), those with one first."""
+    workers = alive_workers()
+    rows = [(kind, [describe_worker(w) for w in workers_for_kind(kind.name, workers)]) for kind in kinds().values()]
+    return sorted(rows, key=lambda row: not row[1])
+
+
+def _saved(request, note, run=None):
+    """After a save: the refreshed panel when the form sits in the note page's panel; from the
+    standalone form page (no panel to swap), the note itself, scrolled to the new run, which is live there."""
+    url = note.get_absolute_url() + (f"#run-{run.pk}" if run else "#runnables")
+    if request.htmx and request.POST.get("standalone") != "1":
         response = render(request, "workers/_runnables_panel.html", panel_context(note))
         return reswap(retarget(response, "#runnables"), "outerHTML")
-    return redirect(note.get_absolute_url() + "#runnables")
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _form_context(request, note, kind, form, runnable):
+    # A page of its own (not the fragment the note's panel loads): after a save it leaves for the note.
+    standalone = request.POST.get("standalone") == "1" if request.method == "POST" else not request.htmx
+    return {"note": note, "kind": kind, "form": form, "runnable": runnable, "standalone": standalone}
 
 
 @login_required
@@ -42,27 +61,26 @@ def runnable_add(request, note_id):
     kind_name = request.POST.get("kind") if request.method == "POST" else request.GET.get("kind")
     template_name = "workers/runnable_form.html"
     if not kind_name:
-        context = {"note": note, "kinds": [(k, *k.available()) for k in kinds().values()]}
+        context = {"note": note, "kinds": _kind_choices()}
         if request.htmx:
             template_name += "#kind_picker"
         return render(request, template_name, context)
-    kind = _available_kind(kind_name)
+    kind = _known_kind(kind_name)
     form = ParamsForm(kind, request.POST or None)
     if request.method == "POST" and form.is_valid():
         runnable = Runnable.objects.create(note=note, kind=kind.name, params=form.params)
-        if "run" in request.POST:
-            runnable.start_run()
-        return _saved(request, note)
+        run = runnable.start_run() if "run" in request.POST else None
+        return _saved(request, note, run)
     if request.htmx:
         template_name += "#runnable_form"
-    return render(request, template_name, {"note": note, "kind": kind, "form": form, "runnable": None})
+    return render(request, template_name, _form_context(request, note, kind, form, None))
 
 
 @login_required
 def runnable_edit(request, pk):
     """Edit a runnable's parameters (prefilled from one of its runs with ?from_run=ID) and run."""
     runnable = get_object_or_404(Runnable.objects.for_user(request.user).select_related("note"), pk=pk)
-    kind = _available_kind(runnable.kind)
+    kind = _known_kind(runnable.kind)
     params = runnable.params
     if request.GET.get("from_run", "").isdigit():
         run = get_object_or_404(Run.objects.for_user(request.user), runnable=runnable, pk=request.GET["from_run"])
@@ -70,13 +88,12 @@ def runnable_edit(request, pk):
     form = ParamsForm(kind, request.POST or None, params=params)
     if request.method == "POST" and form.is_valid():
         runnable.update_params(form.params)
-        if "run" in request.POST:
-            runnable.start_run()
-        return _saved(request, runnable.note)
+        run = runnable.start_run() if "run" in request.POST else None
+        return _saved(request, runnable.note, run)
     template_name = "workers/runnable_form.html"
     if request.htmx:
         template_name += "#runnable_form"
-    return render(request, template_name, {"note": runnable.note, "kind": kind, "form": form, "runnable": runnable})
+    return render(request, template_name, _form_context(request, runnable.note, kind, form, runnable))
 
 
 @require_POST

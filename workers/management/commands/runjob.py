@@ -15,6 +15,7 @@ from notes.models import Note
 from workers.forms import ParamsForm
 from workers.jobs import get_kind, kinds
 from workers.models import Run, Runnable
+from workers.panel import waiting_message, worker_online
 
 
 class Command(BaseCommand):
@@ -38,9 +39,6 @@ class Command(BaseCommand):
         kind = get_kind(opts["kind"])
         if kind is None:
             raise CommandError(f"unknown job kind {opts['kind']!r} (known: {', '.join(kinds())})")
-        available, reason = kind.available()
-        if not available:
-            raise CommandError(f"{kind.name} is unavailable: {reason}")
         try:
             user = get_user_model().objects.get(username=opts["user"])
         except get_user_model().DoesNotExist:
@@ -70,6 +68,8 @@ class Command(BaseCommand):
         run = runnable.start_run()
         if not opts["json"]:
             self.stdout.write(f"run {run.pk} of {kind.name} queued on note {note.pk} ({note.title})")
+            if not worker_online(run.queue):
+                self.stderr.write(f"  no live worker can run it now: {waiting_message(run.kind, run.params)}")
         if not opts["wait"]:
             if opts["json"]:
                 self.stdout.write(json.dumps(self._summary(run)))
