@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install install-test chromium migrate static clean check-deploy
+.PHONY: run test install install-test chromium migrate static clean check-deploy gpu-workers
 
 $(VENV)/.installed: requirements.txt requirements/*.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +41,11 @@ run: migrate static
 	@echo "  Stop everything with Ctrl+C."
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile
+
+# On a GPU machine that shares only DATABASE_URL and REDIS_URL with the web app: one job worker
+# per visible GPU (CUDA_VISIBLE_DEVICES picks them), or one CPU worker when there is none.
+gpu-workers: install
+	$(PY) manage.py jobworkers
 
 test: install-test chromium
 	$(PY) tests/run.py
