@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from workers.devices import cpu_name
 from workers.jobs import get_kind
 from workers.liveness import alive_workers
 from workers.models import LeaseLost, Run
@@ -208,19 +209,6 @@ class JobContext:
         path = settings.RUNS_CACHE_DIR
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-
-def cpu_name() -> str:
-    """The CPU model ("Intel(R) Xeon(R) ..."), or the platform's processor string."""
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
 
 
 class _Heartbeat:
