@@ -90,11 +90,10 @@ def test_edit_from_a_run_prefills_its_params_and_later_runs_use_the_edit(auth_cl
     assert old.params["guidance_scales"] == [0.0, 1.0, 2.0, 4.0, 8.0]  # a run keeps what it ran with
 
 
-def test_unavailable_kind_is_listed_with_its_reason_and_cannot_be_added(auth_client, note, settings):
-    settings.CFG_TEXT_MODEL = ""
+def test_kind_no_live_worker_can_run_is_listed_as_such_and_unknown_kinds_are_404(auth_client, note):
     picker = auth_client.get(reverse("workers:runnable_add", args=[note.pk])).content.decode()
-    assert "unavailable: no language model configured" in picker
-    response = auth_client.get(reverse("workers:runnable_add", args=[note.pk]) + "?kind=cfg_text")
+    assert "no live worker can run cfg_text now" in picker  # the workers say what runs, not the web's environment
+    response = auth_client.get(reverse("workers:runnable_add", args=[note.pk]) + "?kind=no_such_kind")
     assert response.status_code == 404
 
 

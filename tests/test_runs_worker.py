@@ -35,14 +35,15 @@ def test_queued_run_says_no_gpu_worker_then_starts_when_one_connects(auth_client
     runnable = make_runnable(user, TINY)
     run = runnable.start_run()
     panel = auth_client.get(reverse("workers:note_runnables", args=[runnable.note_id])).content.decode()
-    assert "no GPU worker online — the run starts when one connects" in panel
+    assert "1 run waiting for a worker that can run cfg_diffusion" in panel
     assert status_of(run) == Run.QUEUED
 
     worker = celery_worker(queues=["gpu"], extra_env={"RUNS_CACHE_DIR": str(tmp_path)})
     wait_for_run_end(run, worker)
     assert run.status == Run.SUCCEEDED, run.traceback
     panel = auth_client.get(reverse("workers:note_runnables", args=[runnable.note_id])).content.decode()
-    assert "no GPU worker online" not in panel
+    assert "waiting for a worker" not in panel
+    assert f"Runs on {worker.hostname} (" in panel
 
 
 def test_cancel_stops_a_running_job_within_seconds(auth_client, user, celery_worker, tmp_path):
