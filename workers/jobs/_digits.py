@@ -182,6 +182,16 @@ def cfg_eps(model, w: float):
     return eps
 
 
+def conditional_eps(model):
+    """ε of the conditional model alone (no guidance): one network evaluation."""
+
+    def eps(x, t, labels):
+        return model(x, t, labels)
+
+    eps.evaluations = 1
+    return eps
+
+
 def sample(ctx, eps_fn, schedule, n: int, gen, device, record=None):
     """Ancestral DDPM sampling of n images of each digit with the noise prediction `eps_fn`;
     (10n, 64) in [0, 1]. `record(x_t, t, labels, eps)` sees every step (for distillation)."""
