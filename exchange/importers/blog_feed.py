@@ -1,9 +1,11 @@
 """Blog/article feeds pasted as text (a feed reader's page): each article starts with
 a top-level bullet `  • Title`, then the title again, then the author, then the text.
-Bullets inside an article are indented deeper and do not start an article."""
+Bullets inside an article are indented deeper and do not start an article; they stay
+a list, and the article's lines and code survive as plain_text makes them."""
 
 import re
 
+from exchange.importers import plain_text
 from exchange.importers.base import Item, key, upsert_note
 
 ARTICLE = re.compile(r"^ {0,3}[•*-] (?P<title>\S.*)$")
@@ -29,7 +31,7 @@ def parse(text: str) -> list[dict]:
         content = [i for i, t in enumerate(body_lines) if t][:2]
         author = body_lines[content[1]] if len(content) > 1 else ""
         text = "\n".join(body_lines[content[-1] + 1:] if content else body_lines)
-        articles.append({"title": title, "author": author, "body": re.sub(r"\n{3,}", "\n\n", text).strip()})
+        articles.append({"title": title, "author": author, "body": plain_text.to_markdown(text.strip())})
     return articles
 
 

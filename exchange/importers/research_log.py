@@ -1,13 +1,15 @@
 """A plain-text research log: an introduction and a table of contents, then entries,
 each starting at a paper reference line (`Paper - …`, `Paper: [2305.01625] …`,
 `[2305.01625] Title`, an arxiv.org abs/pdf URL). Each entry becomes a note linked
-to the Paper its reference names (created, or matched by arXiv id)."""
+to the Paper its reference names (created, or matched by arXiv id), its text kept line
+for line (plain_text) and titled readably (log_titles) when its first line is a bare link."""
 
 import re
 from collections import Counter
 
 from notes import arxiv
 
+from exchange.importers import log_titles, plain_text
 from exchange.importers.base import Item, key, upsert_note, upsert_paper
 
 _ID = r"(?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
@@ -42,18 +44,39 @@ def _toc_end(lines: list[str]) -> int:
     return best_end if best_end - best_start >= _TOC_MIN_LINES else 0
 
 
-def split_entries(text: str) -> list[tuple[str, str]]:
-    """(reference or first line, body) of each entry, in file order."""
+def _body_lines(text: str) -> list[str]:
+    """The log's lines after its table of contents."""
     lines = text.split("\n")
     first_ref = next((i for i, line in enumerate(lines) if is_reference(line)), len(lines))
-    lines = lines[_toc_end(lines[:first_ref]):]
+    return lines[_toc_end(lines[:first_ref]):]
+
+
+def table_of_contents(text: str) -> list[str]:
+    """The table of contents' titles (the heading-like lines just before the first entry)."""
+    lines = text.split("\n")
+    first_ref = next((i for i, line in enumerate(lines) if is_reference(line)), len(lines))
+    end = _toc_end(lines[:first_ref])
+    toc = []
+    for line in reversed(lines[:end]):
+        text = line.strip()
+        if not text or len(text) > _TOC_MAX_LENGTH or text.endswith((".", ":")):
+            break
+        toc.append(text)
+    toc.reverse()
+    # The introduction's contact lines look like headings too: an address, or a link inside a sentence.
+    contact = [i for i, t in enumerate(toc[:5]) if "@" in t or ("://" in t and len(t.split()) > 3)]
+    return toc[max(contact) + 1:] if contact else toc
+
+
+def split_entries(text: str) -> list[tuple[str, str]]:
+    """(reference or first line, body) of each entry, in file order."""
     entries, heading, body = [], None, []
 
     def close():
         if heading is not None:
             entries.append((heading, "\n".join(body).strip() or heading))
 
-    for line in lines:
+    for line in _body_lines(text):
         if is_reference(line):
             close()
             heading, body = line.strip(), []
@@ -72,27 +95,40 @@ def paper_title(reference: str) -> str:
 
 
 def items(text: str, name: str) -> list[Item]:
+    entries = split_entries(text)
+    named = log_titles.named_papers(text)
+    toc = table_of_contents(text)
+    titles = log_titles.entry_titles(toc, entries, named)
+    toc_titles = set(toc)
     seen = Counter()
     result = []
-    for heading, body in split_entries(text):
+    for (heading, body), title in zip(entries, titles):
         seen[heading] += 1
         source_key = key("log", heading, str(seen[heading]))
-        result.append(Item(label=heading[:120], save=_saver(heading, body, source_key)))
+        arxiv_id = arxiv.find(heading) if is_reference(heading) else None
+        # What names the paper: its title on the reference line, anywhere else in the log,
+        # else the table of contents' title for its entry.
+        paper_name = paper_title(heading) or named.get(arxiv_id, "") or (title if title in toc_titles else "")
+        # The reference line stays in the note when the title no longer shows it.
+        text = body if title == heading or body == heading else f"{heading}\n{body}"
+        result.append(Item(
+            label=heading[:120],
+            save=_saver(title, plain_text.to_markdown(text), source_key, arxiv_id, paper_name),
+        ))
     return result
 
 
-def _saver(heading: str, body: str, source_key: str):
+def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_name: str):
     def save(ctx):
         saved = []
         paper = None
-        arxiv_id = arxiv.find(heading) if is_reference(heading) else None
         if arxiv_id:
             paper, created = upsert_paper(
-                ctx, source_key=key("arxiv", arxiv_id), arxiv_id=arxiv_id, title=paper_title(heading), fill_only=True,
+                ctx, source_key=key("arxiv", arxiv_id), arxiv_id=arxiv_id, title=paper_name, fill_only=True,
                 url=f"https://arxiv.org/abs/{arxiv_id}",
             )
             saved.append(("papers", created))
-        _, created = upsert_note(ctx, source_key=source_key, title=heading, body=body, paper=paper)
+        _, created = upsert_note(ctx, source_key=source_key, title=title, body=body, paper=paper)
         saved.append(("notes", created))
         return saved
 
