@@ -21,9 +21,11 @@ def check_user(user_id: int, limit: int = 50) -> dict:
     vectors = set(
         Passage.objects.filter(user_id=user_id, model=model).exclude(vector=None).values_list("pk", flat=True)
     )
-    # The index as a searching process would load it: the snapshot (if valid) plus the database.
-    hnsw.forget(user_id)
-    index = hnsw.get_index(user_id, model)
+    # The index as a searching process would load it: the snapshot (if valid) plus the
+    # database; without one, as the index writer would build it.
+    index = hnsw.UserIndex.from_snapshot(user_id, model)
+    if index is None or not index.catch_up():
+        index = hnsw.UserIndex.from_database(user_id, model)
     live = set(index.live)
     if missing := vectors - live:
         problems.append(f"{len(missing)} vectors missing from the index, e.g. {sorted(missing)[:5]}")

@@ -1,8 +1,7 @@
 """The search service: what pages, the API and commands call.
 
-Keyword and semantic rankings of passages are fused at the note level (each note scored
-by its best passage in each ranking, see `search`), and each hit shows the passage that
-did best overall. Everything is per user: candidates come from the user's own
+Keyword and semantic rankings of passages are fused at the note level (search/fusion.py,
+constants chosen by cross-validation), and each hit shows the passage that did best overall. Everything is per user: candidates come from the user's own
 index and keyword rows, and every hit is re-read from the database through its owner.
 Semantic search and related notes use the user's active model (during a model switch,
 the old one until the new one's vectors are complete; see search/indexing.py); when that
@@ -22,14 +21,13 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from notes.models import Note, NoteLink
-from search import embedding, hnsw, indexing, keyword
+from search import embedding, fusion, hnsw, indexing, keyword
 from search.consistency import repeatable_read
 from search.models import DismissedRelated, IndexedSource, Passage, Tombstone, UserIndexState
 
 MODES = ("hybrid", "semantic", "keyword")
 KINDS = ("note", "paper", "snippet", "run")
 MAX_QUERY_CHARS = 2000  # the model reads 256 word pieces; more text only costs time
-RRF_K = 60
 
 
 @dataclass
@@ -95,7 +93,10 @@ _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-qu
 def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[tuple[int, float]]]:
     """Start embedding the query in the user's active model; the ranking, when called for,
     waits for it."""
-    index = hnsw.get_index(user_id)
+    try:
+        index = hnsw.get_index(user_id)
+    except hnsw.WarmingUp:  # no snapshot to load yet: by words until the writer has built it
+        return lambda: keyword.search_passages(user_id, query, limit)
     if embedding.unavailable_reason(index.model):
         return lambda: keyword.search_passages(user_id, query, limit)
     vector = _query_embedder.submit(embedding.embed_query, query, index.model)
@@ -169,17 +170,16 @@ def _hit(p: dict, score: float, tags: dict[int, list[str]]) -> Hit:
 
 
 def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
-    """The keyword and semantic passage rankings with their fusion weights, the group (a
-    note with its snippets and runs, or a paper) of every candidate that passes the filters
-    (and still exists, and is the user's)."""
-    weight = settings.SEARCH_HYBRID_SEMANTIC_WEIGHT if mode == "hybrid" else 1.0
-    rankings: list[tuple[list[tuple[int, float]], float]] = []
+    """The keyword and semantic passage rankings the mode asks for, and the group (a note
+    with its snippets and runs, or a paper) of every candidate that passes the filters (and
+    still exists, and is the user's)."""
+    rankings: dict[str, list[tuple[int, float]]] = {}
     semantic = _start_semantic(user.pk, query, depth) if mode in ("hybrid", "semantic") else None
     if mode in ("hybrid", "keyword"):
-        rankings.append((keyword.search_passages(user.pk, query, depth), 1.0 - weight if mode == "hybrid" else 1.0))
+        rankings["keyword"] = keyword.search_passages(user.pk, query, depth)
     if semantic:
-        rankings.append((semantic(), weight))
-    candidates = {pk for ranking, _ in rankings for pk, _ in ranking}
+        rankings["semantic"] = semantic()
+    candidates = {pk for ranking in rankings.values() for pk, _ in ranking}
     # Ids only; whole rows are read for the page's hits alone.
     allowed = Passage.objects.filter(_filter_q(user, filters), pk__in=candidates)
     groups = {
@@ -200,36 +200,16 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
         return SearchPage([], 0, mode, 0.0)
     filters = filters or SearchFilters()
     limit, offset = max(0, int(limit)), max(0, int(offset))
-    depth = max(50, 5 * (offset + limit))
-    rankings, groups = _ranked_candidates(user, query, mode, filters, depth)
-    # Per group (a note with its snippets, or a paper), a convex combination of its best
-    # passage's min-max normalised score in each ranking (keyword weighted 0.7, meaning 0.3:
-    # chosen on the dev questions, where any weight of meaning from 0.1 to 0.35 beat both
-    # single modes and reciprocal-rank fusion); reciprocal-rank fusion breaks ties.
-    fused: dict[tuple[str, int], float] = {}
-    rrf: dict[tuple[str, int], float] = {}
-    passage_score: dict[int, float] = {}
-    for ranking, share in rankings:
-        kept = [(pk, raw) for pk, raw in ranking if pk in groups]
-        if not kept:
-            continue
-        high, low = max(raw for _, raw in kept), min(raw for _, raw in kept)
-        seen: set[tuple[str, int]] = set()
-        for pk, raw in kept:
-            score = share * ((raw - low) / (high - low) if high > low else 1.0) if len(rankings) > 1 else raw
-            passage_score[pk] = passage_score.get(pk, 0.0) + score
-            group = groups[pk]
-            if group not in seen:
-                fused[group] = fused.get(group, 0.0) + score
-                rrf[group] = rrf.get(group, 0.0) + 1.0 / (RRF_K + len(seen) + 1)
-                seen.add(group)
-    best: dict[tuple[str, int], int] = {}
-    for pk, _ in sorted(passage_score.items(), key=lambda item: -item[1]):
-        best.setdefault(groups[pk], pk)
-    ordered = sorted(fused.items(), key=lambda item: (-round(item[1], 12), -rrf[item[0]], item[0]))
+    rankings, groups = _ranked_candidates(user, query, mode, filters, depth(limit, offset))
+    ordered, best = fusion.fuse(rankings, groups)
     page = ordered[offset : offset + limit]
     hits = _hits(page, best)
     return SearchPage(hits, len(ordered), mode, (time.perf_counter() - started) * 1000)
+
+
+def depth(limit: int, offset: int = 0, chosen: fusion.Fusion = fusion.DEFAULT) -> int:
+    """Passages read from each ranking: the chosen depth, more for a deep page."""
+    return max(chosen.depth, 2 * (offset + limit))
 
 
 @repeatable_read()
@@ -237,7 +217,10 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     """The nearest notes by meaning, each with the pair of passages that connects them."""
     if note.user_id != user.pk or not note.searchable:
         return []
-    index = hnsw.get_index(user.pk)
+    try:
+        index = hnsw.get_index(user.pk)
+    except hnsw.WarmingUp:
+        return []
     own = list(
         Passage.objects.filter(note_id=note.pk, model=index.model)  # the note is the user's (checked above)
         .exclude(vector=None)

@@ -19,6 +19,13 @@ SEARCH_INDEX_DIR = envstr("SEARCH_INDEX_DIR", str(var_dir() / "search-index"))
 SEARCH_HNSW_M = envint("SEARCH_HNSW_M", 16)
 SEARCH_HNSW_EF_CONSTRUCTION = envint("SEARCH_HNSW_EF_CONSTRUCTION", 200)
 SEARCH_HNSW_EF = envint("SEARCH_HNSW_EF", 100)
+# A search builds a user's index from the database only when it has at most this many
+# vectors (~0.3 s); a larger one without a usable snapshot is built by the index writer
+# while search answers by words ("meaning search is warming up").
+SEARCH_REQUEST_BUILD_MAX_VECTORS = envint("SEARCH_REQUEST_BUILD_MAX_VECTORS", 2000)
+# In-memory indexes per process past this many MB: the least recently used are dropped
+# (about 1.7 kB per passage: 100k passages take ~170 MB). 0 = no limit.
+SEARCH_INDEX_MEMORY_MB = envint("SEARCH_INDEX_MEMORY_MB", 1024)
 # Compaction rebuilds a user's snapshot once this share of its elements is deleted.
 SEARCH_COMPACT_RATIO = envfloat("SEARCH_COMPACT_RATIO", 0.2)
 # Attempts before a source is shown as failed (the task retries with backoff in between).

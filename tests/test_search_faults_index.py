@@ -36,9 +36,7 @@ def test_a_new_process_loads_the_snapshot_and_answers_the_same(user, indexed):
     assert semantic_results(user) == expected
 
 
-@pytest.mark.parametrize("damage", ["deleted", "truncated", "garbage", "manifest_garbage", "manifest_deleted"])
-def test_damaged_snapshot_is_rebuilt_from_the_database_with_the_same_results(user, indexed, damage):
-    expected = semantic_results(user)
+def damage_snapshot(user, damage):
     path = data_file(user)
     if damage == "deleted":
         path.unlink()
@@ -46,20 +44,61 @@ def test_damaged_snapshot_is_rebuilt_from_the_database_with_the_same_results(use
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif damage == "garbage":
         path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+    elif damage == "same size, one byte changed":  # hnswlib would trust it blindly
+        raw = bytearray(path.read_bytes())
+        raw[100] ^= 0xFF
+        path.write_bytes(bytes(raw))
     elif damage == "manifest_garbage":
         hnsw.manifest_path(user.pk).write_text("{not json")
     else:
         hnsw.manifest_path(user.pk).unlink()
+
+
+@pytest.fixture
+def large_collection(settings):
+    """Every collection counts as too large to build in a request (4 notes would be built at once)."""
+    settings.SEARCH_REQUEST_BUILD_MAX_VECTORS = 0
+
+
+DAMAGES = ["deleted", "truncated", "garbage", "same size, one byte changed", "manifest_garbage", "manifest_deleted"]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_snapshot_is_never_loaded_search_answers_by_words_and_the_writer_rebuilds_it(
+    user, indexed, damage, large_collection
+):
+    expected = semantic_results(user)
+    damage_snapshot(user, damage)
+    hnsw.forget()  # a new web process
+    with pytest.raises(hnsw.WarmingUp):
+        hnsw.get_index(user.pk)
+    # Meaning search warms up: answered by words meanwhile, and the page can say so.
+    page = services.search(user, "sourdough fridge", mode="semantic")
+    assert [h.title for h in page.hits] == ["Bread"]
+    assert hnsw.warming_up(user.pk)
+    assert services.related_notes(user, indexed[1]) == []
+    report = hnsw.write_snapshot(user.pk)  # what the index writer's task does
+    assert report["rebuilt"]
+    assert restart(user).loaded_from == "snapshot"
+    assert not hnsw.warming_up(user.pk)
+    assert semantic_results(user) == expected
+
+
+def test_a_small_collection_without_a_snapshot_is_built_in_the_request(user, indexed):
+    expected = semantic_results(user)
+    damage_snapshot(user, "manifest_deleted")
     assert restart(user).loaded_from == "database"
     assert semantic_results(user) == expected
 
 
-def test_a_file_with_a_matching_size_but_another_checksum_is_never_loaded(user, indexed):
-    path = data_file(user)
-    raw = bytearray(path.read_bytes())
-    raw[100] ^= 0xFF  # same size, one byte changed: hnswlib would trust it blindly
-    path.write_bytes(bytes(raw))
-    assert restart(user).loaded_from == "database"
+def test_a_reader_still_loads_the_snapshot_it_chose_while_the_writer_replaces_it(user, indexed):
+    expected = semantic_results(user)
+    manifest_before = hnsw.manifest_path(user.pk).read_text()
+    hnsw.write_snapshot(user.pk, compact=True)  # a new data file, the old one replaced
+    # A reader that read the old manifest just before the swap opens the file it names.
+    hnsw.manifest_path(user.pk).write_text(manifest_before)
+    assert restart(user).loaded_from == "snapshot"
+    assert semantic_results(user) == expected
 
 
 def test_another_users_snapshot_is_not_loaded_as_mine(user, other_user, indexed):

@@ -121,7 +121,7 @@ def test_a_search_racing_the_end_of_the_switch_still_finds_everything(user, swit
     notes = switch_but_one
     if moment.startswith("index position"):
         hnsw.forget(user.pk)  # the search loads the old model's index after the switch removed its rows
-        after_first_call(monkeypatch, hnsw, "position", lambda: finish_the_switch_elsewhere(notes[-1].pk))
+        after_first_call(monkeypatch, hnsw.registry, "position", lambda: finish_the_switch_elsewhere(notes[-1].pk))
     else:
         after_first_call(monkeypatch, hnsw.UserIndex, "query", lambda: finish_the_switch_elsewhere(notes[-1].pk))
     hits = services.search(user, QUERIES["Attention"], mode="semantic").hits
@@ -151,7 +151,7 @@ def test_no_snapshot_of_the_old_model_is_written_once_the_switch_is_done(user, n
     # A snapshot task that picked the old model before the switch runs after it.
     hnsw.write_snapshot(user.pk, OLD)
     assert not hnsw.manifest_path(user.pk, OLD).exists()
-    assert not list(Path(settings.SEARCH_INDEX_DIR).glob(f"{hnsw._data_prefix(user.pk, OLD)}*"))
+    assert not list(Path(settings.SEARCH_INDEX_DIR).glob(f"{hnsw.files.data_prefix(user.pk, OLD)}*"))
 
 
 def test_a_note_edited_during_the_switch_is_found_by_its_new_text(user, notes, settings, new_model):

@@ -21,7 +21,7 @@ def notes(user):
 
 @pytest.fixture
 def look_every_time(monkeypatch):
-    monkeypatch.setattr(hnsw, "RELOAD_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(hnsw.registry, "RELOAD_CHECK_SECONDS", 0.0)
 
 
 def edit_many_times(note, times=8):
@@ -105,7 +105,7 @@ def test_a_process_behind_the_pruned_position_never_returns_a_deleted_passage(us
     hnsw.forget(user.pk)
     index = hnsw.get_index(user.pk)
     # The idle process: catching up from the database would miss the pruned tombstones.
-    hnsw._indexes[(user.pk, index.model)] = behind
+    hnsw.registry._indexes[(user.pk, index.model)] = behind
     found = {pk for pk, _ in services.semantic_passages(user.pk, "sourdough bread proof", 10)}
     assert not found & gone_passages
     assert not hnsw.get_index(user.pk).live & gone_passages
