@@ -27,8 +27,10 @@ def test_database_url() -> str:
 
 
 class CeleryWorker:
-    def __init__(self, queues: list[str], concurrency: int = 1, pool: str = "prefork", extra_env: dict | None = None):
+    def __init__(self, queues: list[str], concurrency: int = 1, pool: str = "prefork", extra_env: dict | None = None,
+                 cwd: Path = ROOT):
         self.queues = queues
+        self.cwd = cwd  # the code it runs: another directory simulates another machine
         self.concurrency = concurrency
         self.pool = pool
         self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -46,7 +48,7 @@ class CeleryWorker:
             "--without-gossip", "--without-mingle",
         ]
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not any(w["hostname"] == self.hostname for w in alive_workers() or []):
             if self.proc.poll() is not None:
