@@ -32,7 +32,8 @@ X_AXIS = ("guidance scale w", "")
 GROUPS = {"log": "log rule", "prob": "probability rule"}
 
 WIDTH, HEIGHT = 480, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 14, 14, 40
+LEFT, RIGHT, TOP, BOTTOM = 56, 14, 16, 50
+INSET = 10
 SERIES_COLOURS = 6  # .series-0 … .series-5 in lablog.css
 
 
@@ -166,8 +167,8 @@ def build_chart(name: str, lines: list[tuple[str, dict]]) -> Chart | None:
     if numeric:
         x_lo, x_hi = min(x_lo, x_ticks_values[0]), max(x_hi, x_ticks_values[-1])
 
-    def px(x):
-        return LEFT + (x - x_lo) / (x_hi - x_lo) * (WIDTH - RIGHT - LEFT)
+    def px(x):  # an inset of INSET px keeps end points off the axes
+        return LEFT + INSET + (x - x_lo) / (x_hi - x_lo) * (WIDTH - RIGHT - LEFT - 2 * INSET)
 
     def py(y):
         return HEIGHT - BOTTOM - (y - y_lo) / ((y_hi - y_lo) or 1) * (HEIGHT - BOTTOM - TOP)
