@@ -16,7 +16,7 @@ from notes.rendering import toggle_task
 from tests.lab_fixtures import lab_note
 from workers.charts import build_chart, metric_label, nice_ticks, run_charts, series_of
 from workers.models import Run
-from workers.templatetags.runs import where_ran
+from workers.templatetags.runs import peak_memory, where_ran
 
 pytestmark = pytest.mark.django_db
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
@@ -61,7 +61,10 @@ def test_where_a_run_ran_is_said_in_plain_words():
     assert where_ran(Run(device="cpu", worker_host="cpu@lab")) == "on CPU: worker cpu@lab has no GPU"
     assert where_ran(Run(device="cuda: NVIDIA H200", worker_host="gpu0@box")) == "on NVIDIA H200 (cuda:0) · gpu0@box"
     assert where_ran(Run(device="cuda:1: NVIDIA H200", worker_host="")) == "on NVIDIA H200 (cuda:1)"
+    assert where_ran(Run(device="cuda:1", device_name="NVIDIA H200", worker_host="gpu1@box")) == "on NVIDIA H200 (cuda:1) · gpu1@box"
+    assert where_ran(Run(device="cpu", device_name="AMD EPYC", worker_host="cpu@box")) == "on CPU: worker cpu@box has no GPU"
     assert where_ran(Run()) == ""
+    assert peak_memory(Run(peak_memory_bytes=3 * 2**30 // 2)) == "1.5 GiB" and peak_memory(Run()) == ""
 
 
 def test_the_run_page_shows_charts_tables_and_captions_never_a_raw_dict(auth_client, user):

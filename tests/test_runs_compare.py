@@ -37,8 +37,13 @@ def test_compare_shows_param_diff_metrics_and_images_side_by_side(auth_client, u
     assert seed_row, html
     assert '<tr class="param"><th>guidance_scales</th><td>0, 1</td><td>0, 1</td></tr>' in html
     assert "<th>accuracy 1</th><td>0.9</td><td>0.95</td>" in html
-    row = re.search(r'<tr class="image"><th>guidance_sweep.png</th>(.*?)</tr>', html, re.S).group(1)
+    # The same image of every run in one row, captioned by what it shows and by the run's differing parameter.
+    row = re.search(r'<div class="image-row">(.*?)</div>', html, re.S).group(1)
     assert f"/runs/{a.pk}/artifacts/guidance_sweep.png" in row and f"/runs/{b.pk}/artifacts/guidance_sweep.png" in row
+    assert f"Run {a.pk} seed=1 · Accuracy and diversity by guidance scale" in row
+    # And the metric overlaid in one chart, a line per run.
+    chart = re.search(r'<figure class="chart" data-metric="accuracy">(.*?)</figure>', html, re.S).group(1)
+    assert chart.count('<g class="series') == 2 and f"Run {b.pk} seed=2" in chart
 
 
 def test_compare_needs_two_runs(auth_client, user):

@@ -77,20 +77,36 @@ def metric_name(name):
 
 @register.filter
 def where_ran(run):
-    """Where a run ran, in plain words: "on NVIDIA H200 (cuda:0)" or "on CPU: worker cpu@host has no GPU"."""
+    """Where a run ran, in plain words: "on NVIDIA H200 (cuda:0)" or "on CPU: worker cpu@host has no GPU".
+
+    run.device is "cuda:0" or "cpu" with the model in run.device_name; runs recorded before that
+    kept both in run.device ("cuda: NVIDIA H200")."""
     device = (run.device or "").strip()
-    host = run.worker_host or "the worker"
+    name = (getattr(run, "device_name", "") or "").strip()
+    host = run.worker_host
     if not device:
-        return f"on {run.worker_host}" if run.worker_host else ""
-    if device.lower() == "cpu":
-        return f"on CPU: worker {host} has no GPU"
+        return f"on {host}" if host else ""
+    if device.lower() == "cpu" or device.lower().startswith("cpu:"):
+        return f"on CPU: worker {host or 'the worker'} has no GPU"
     if device.lower().startswith("cuda"):
-        # "cuda: NVIDIA H200" or "cuda:0: NVIDIA H200"
-        head, _, name = device.partition(": ")
+        head, _, old_name = device.partition(": ")  # the older "cuda: NVIDIA H200"
         index = head.partition(":")[2] or "0"
-        where = f"on {name.strip() or 'a GPU'} (cuda:{index})"
-        return f"{where} · {run.worker_host}" if run.worker_host else where
-    return f"on {device}" + (f" · {run.worker_host}" if run.worker_host else "")
+        where = f"on {name or old_name.strip() or 'a GPU'} (cuda:{index})"
+    else:
+        where = f"on {name or device}"
+    return f"{where} · {host}" if host else where
+
+
+@register.filter
+def peak_memory(run):
+    """The run's peak GPU memory as "1.2 GiB" (empty when it did not use a GPU)."""
+    size = getattr(run, "peak_memory_bytes", None)
+    if not size:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024
 
 
 _GRID = re.compile(r"^grid_w(?P<w>-?[0-9.]+)\.(png|jpe?g)$")
