@@ -1,4 +1,5 @@
-"""Everything a user has, out: Lablog JSON (read back losslessly by the JSON importer),
+"""Everything a user has, out: Lablog JSON (read back losslessly by the JSON importer;
+runnables, runs and artifact bytes included),
 a zip of markdown files with front matter (an Obsidian vault; papers as `.bib`), and
 one note as markdown."""
 
@@ -10,10 +11,14 @@ import zipfile
 import yaml
 from django.utils import timezone
 
+from exchange import origin, run_export
 from notes.models import Note, Paper, Tag
+from search.models import DismissedRelated
 
 FORMAT = "lablog"
-VERSION = 1
+# 2 adds the origin, dismissed suggestions and runnables with their runs and artifacts.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def item_key(obj, kind: str) -> str:
@@ -31,10 +36,15 @@ def export_data(user) -> dict:
         Note.objects.for_user(user).order_by("pk").select_related("paper")
         .prefetch_related("tags", "revisions", "snippets", "outgoing_links")
     )
+    dismissed = {}
+    for note_id, other_id in DismissedRelated.objects.filter(user=user).values_list("note_id", "other_id"):
+        dismissed.setdefault(note_id, []).append(other_id)
+    keys = {n.pk: item_key(n, "note") for n in notes}
     return {
         "format": FORMAT,
         "version": VERSION,
         "exported": timezone.now().isoformat(),
+        "origin": origin.fingerprint(user),
         "tags": list(Tag.objects.for_user(user).order_by("name").values_list("name", flat=True)),
         "papers": [
             {
@@ -63,6 +73,9 @@ def export_data(user) -> dict:
                     }
                     for s in n.snippets.all()
                 ],
+                # Related-note suggestions dismissed on this note, by the other note's key.
+                "dismissed": sorted(keys[other] for other in dismissed.get(n.pk, []) if other in keys),
+                "runnables": run_export.runnables_data(n),
             }
             for n in notes
         ],

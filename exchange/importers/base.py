@@ -15,7 +15,7 @@ from django.db import transaction
 from notes import arxiv
 from notes.models import Note, Paper, Snippet, derive_title
 
-KINDS = ("notes", "papers", "snippets")
+KINDS = ("notes", "papers", "snippets", "runs")
 
 
 class ItemError(Exception):
@@ -57,6 +57,8 @@ class Context:
     report: Report
     # Titles already handed out in this import, so two items never share a title.
     titles: set = field(default_factory=set)
+    # What earlier items became here, for later ones that refer to them: (kind, exported id) -> row id.
+    mapped: dict = field(default_factory=dict)
 
 
 def key(prefix: str, *parts: str) -> str:
