@@ -156,6 +156,14 @@ class Run(models.Model):
         return kind.route(self.params) if kind else f"gpu.{self.kind}"
 
     @property
+    def waiting_for(self) -> str:
+        """"waiting for a worker that can run cfg_text with model notes-gpt": what a queued run that
+        no live worker can take is waiting for (pages show it when its queue has no live worker)."""
+        from workers.panel import waiting_message
+
+        return waiting_message(self.kind, self.params)
+
+    @property
     def elapsed(self) -> datetime.timedelta | None:
         if not self.started:
             return None

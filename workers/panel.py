@@ -24,8 +24,7 @@ def waiting_message(kind_name: str, params: dict) -> str:
 
 
 def run_card_context(run) -> dict:
-    online = run.ended or worker_online(run.queue)
-    return {"run": run, "worker_online": online, "waiting_for": "" if online else waiting_message(run.kind, run.params)}
+    return {"run": run, "worker_online": run.ended or worker_online(run.queue)}
 
 
 def runnable_workers(runnable, workers: list[dict] | None) -> list[str]:
