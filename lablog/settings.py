@@ -112,7 +112,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": envstr("TEST_DATABASE_NAME", str(VAR_DIR / "test-lablog.sqlite3"))}
 elif envstr("TEST_DATABASE_NAME"):
     _db["TEST"] = {"NAME": envstr("TEST_DATABASE_NAME")}
-DATABASES = {"default": _db}
+# Searches read one consistent view through a second connection to the same database
+# (REPEATABLE READ on PostgreSQL, deferred transactions on SQLite): see search/consistency.py.
+from search.consistency import READ_ALIAS, read_alias  # noqa: E402
+
+DATABASES = {"default": _db, READ_ALIAS: read_alias(_db)}
+DATABASE_ROUTERS = ["search.consistency.ConsistentReadRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery -----------------------------------------------------------

@@ -8,6 +8,22 @@ from tests.celery_worker import CeleryWorker
 from tests.private_redis import PrivateRedis, point_app_at_broker
 
 
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def pytest_collection_modifyitems(items):
+    """Searches read through a second connection to the same database (search/consistency.py,
+    alias search_read): every test with database access may use it."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            continue
+        kwargs = dict(marker.kwargs) if marker else {}
+        if kwargs.get("databases") is None:
+            kwargs["databases"] = "__all__"
+            item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _clean_redis():
     """Each run starts with an empty broker database (a stale queue would feed old tasks to workers)."""
