@@ -2,6 +2,8 @@
 warns from those announcements, never from its own environment, and a run goes only to a
 worker that can run it."""
 
+import time
+
 import pytest
 from django.urls import reverse
 
@@ -38,12 +40,23 @@ def panel(client, note):
     return client.get(reverse("workers:note_runnables", args=[note.pk])).content.decode()
 
 
-def test_a_real_worker_announces_its_kinds_devices_and_kind_queues(celery_worker, tmp_path):
+def test_a_real_worker_announces_its_kinds_devices_and_kind_queues(celery_worker, tmp_path, user):
     worker = celery_worker(queues=["gpu"], extra_env={"RUNS_CACHE_DIR": str(tmp_path), "CUDA_VISIBLE_DEVICES": ""})
     me = next(w for w in alive_workers() if w["hostname"] == worker.hostname)
     assert "cfg_diffusion" in me["kinds"]
     assert "gpu.cfg_diffusion" in me["queues"] and "gpu" in me["queues"]
     assert me["devices"][0]["type"] == "cpu" and me["devices"][0]["name"] and me["devices"][0]["memory_bytes"] > 0
+    text = get_kind("cfg_text")
+    assert me["kinds"]["cfg_text"]["models"] and f"gpu.cfg_text.{text.model_param.default}" in me["queues"]
+    # A run for a model this worker does not have is never sent to it: it stays queued.
+    note = Note.objects.create_note(user, title="Models")
+    run = Runnable.objects.create(
+        note=note, kind="cfg_text", params={**text.defaults(), text.model_param.name: "not-on-any-worker"}
+    ).start_run()
+    time.sleep(3)
+    run.refresh_from_db()
+    assert run.status == Run.QUEUED and run.dispatched is not None and run.started is None
+    assert f"[{run.pk}]" not in worker.log() and "run_job" not in worker.log().split("ready.")[-1]
     # A worker on the search queues runs no job kind and says so.
     search = celery_worker(queues=["default"])
     other = next(w for w in alive_workers() if w["hostname"] == search.hostname)

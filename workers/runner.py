@@ -267,6 +267,10 @@ def execute_run(run_id: int, worker_host: str = "") -> str | None:
                 params, errors = kind.validate(run.params)
                 if errors:
                     raise ValueError(f"invalid parameters: {errors}")
+                model = kind.model_param
+                if model is not None and params[model.name] not in (kind.worker_offer() or {}).get("models", []):
+                    # Routing sends a run only to workers that announce its model; this is the last guard.
+                    raise RuntimeError(f"this worker has no model {params[model.name]!r} for {kind.name}")
                 ctx.params = params
                 ctx.log(f"{kind.name} on {run.worker_host}, params {json.dumps(params)}")
                 kind.run(ctx)
