@@ -14,7 +14,7 @@ from django.views.defaults import server_error
 from notes.models import Note, Paper, Revision
 from notes.rendering import toggle_task
 from tests.lab_fixtures import lab_note
-from workers.charts import build_chart, metric_label, nice_ticks, run_charts, series_of
+from workers.charts import build_chart, metric_label, nice_ticks, run_charts, scalars_of, series_of
 from workers.models import Run
 from workers.templatetags.runs import peak_memory, where_ran
 
@@ -41,6 +41,17 @@ def test_series_metrics_become_charts_and_scalars_do_not():
     assert abs((xs[1] - xs[0]) / (xs[2] - xs[0]) - 1.5 / 4) < 0.01
     assert [line.label for line in charts["mean_rank_pos"].lines] == ["log rule", "probability rule"]
     assert charts["accuracy"].rows[1] == {"key": "1.5", "values": ["0.9"]}
+
+
+def test_series_named_for_a_guidance_rule_share_one_chart():
+    metrics = {
+        "next_token_entropy_bits_log": {"0": 3.1, "2": 1.2}, "next_token_entropy_bits_prob": {"0": 3.1, "2": 2.5},
+        "model": "tiny", "device": "cpu: x",
+    }
+    (chart,) = run_charts(metrics)
+    assert (chart.title, chart.unit) == ("Entropy of the guided next token", "bits")
+    assert [line.label for line in chart.lines] == ["log rule", "probability rule"]
+    assert scalars_of(metrics) == {"model": "tiny", "device": "cpu: x"}
 
 
 def test_an_unknown_metric_gets_a_readable_name_and_odd_values_no_crash():

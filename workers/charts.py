@@ -25,6 +25,13 @@ METRICS = {
     "mean_rank_pos": ("Mean rank of the chosen tokens", "rank under the unguided prompt, 1 = most likely"),
     "tokens_far_down_both_lists_top100": ("Tokens from far down both lists", "tokens ranked below 100 by both prompts"),
     "loss": ("Loss", ""),
+    # cfg_text, one chart per quantity with a line per guidance rule (their names end in _log / _prob)
+    "next_token_top1_rank_positive": ("Rank of the guided top token", "under the positive prompt alone, 1 = most likely"),
+    "next_token_top1_p_positive": ("Probability of the guided top token", "under the positive prompt alone"),
+    "next_token_mass_outside_positive_top10": ("Guided probability outside the positive top 10", "probability"),
+    "next_token_entropy_bits": ("Entropy of the guided next token", "bits"),
+    "generated_max_rank_positive": ("Worst rank of a generated token", "under the positive prompt, 1 = most likely"),
+    "generated_tokens_far_down_both": ("Generated tokens from far down both lists", "ranked below 100 by both prompts"),
 }
 # The parameter a series is keyed by (every job kind sweeps the guidance scale today).
 X_AXIS = ("guidance scale w", "")
@@ -58,20 +65,32 @@ def _is_group(value) -> bool:
     return isinstance(value, dict) and bool(value) and all(_is_series(v) for v in value.values())
 
 
+def _grouped(name: str) -> tuple[str, str]:
+    """"entropy_log" -> ("entropy", "log"): a series named for a group joins its siblings' chart."""
+    base, _, suffix = name.rpartition("_")
+    return (base, suffix) if base and suffix in GROUPS else (name, "")
+
+
 def series_of(metrics: dict) -> dict[str, dict[str, dict]]:
     """{metric name: {line name ("" for a single line): {x key: y}}} for every chartable metric."""
     found = {}
     for name, value in (metrics or {}).items():
         if _is_series(value):
-            found[name] = {"": value}
+            base, group = _grouped(name)
+            found.setdefault(base, {})[group] = value
         elif _is_group(value):
             found[name] = dict(value)
     return found
 
 
+def charted_names(metrics: dict) -> set[str]:
+    """The metric names drawn as charts (so the table of other metrics leaves them out)."""
+    return {name for name, value in (metrics or {}).items() if _is_series(value) or _is_group(value)}
+
+
 def scalars_of(metrics: dict) -> dict:
     """The metrics that are not series (numbers, text), for a plain table."""
-    charted = series_of(metrics)
+    charted = charted_names(metrics)
     return {name: value for name, value in (metrics or {}).items() if name not in charted}
 
 
