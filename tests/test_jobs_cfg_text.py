@@ -1,16 +1,23 @@
-"""cfg_text end to end with a tiny random-weight GPT-2 built here (no download), on a real worker."""
+"""cfg_text end to end on a real worker: with no model configured it trains its own tiny GPT-2
+(nothing downloaded) and shows how the two guidance rules move the next-token distribution;
+with CFG_TEXT_MODEL it uses that model; a job that fails does not stop the worker."""
 
 import csv
 import io
 
 import pytest
-from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from notes.models import Note
 from tests.waiting import wait_for_run_end
-from workers.jobs import get_kind
-from workers.models import Run
+from workers.jobs import cfg_text
+from workers.models import Run, Runnable
+
+FORM = {
+    **{p.name: p.format(p.default) for p in cfg_text.KIND.params},  # the form as a user first sees it
+    "kind": "cfg_text", "guidance_scales": "1, 3, 10", "max_new_tokens": "10", "run": "1",
+}
+RULES = ("log", "prob")
 
 
 def build_tiny_gpt2(directory) -> str:
@@ -35,61 +42,109 @@ def build_tiny_gpt2(directory) -> str:
     return str(directory)
 
 
-@pytest.fixture
-def tiny_model(tmp_path, settings):
-    settings.CFG_TEXT_MODEL = build_tiny_gpt2(tmp_path / "tiny-gpt2")
-    return settings.CFG_TEXT_MODEL
+def _csv(run, name) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(run.artifacts.get(name=name).read_bytes().decode())))
 
 
 @pytest.mark.worker
-def test_text_guidance_runs_both_rules_and_a_failing_job_does_not_stop_the_worker(
-    auth_client, user, tiny_model, celery_worker, tmp_path
+def test_with_no_model_configured_it_trains_its_own_and_shows_log_vs_prob_guidance(
+    auth_client, user, celery_worker, tmp_path
 ):
-    note = Note.objects.create_note(user, title="CFG for LLMs")
-    worker = celery_worker(queues=["gpu"], extra_env={"CFG_TEXT_MODEL": tiny_model})
-    url = reverse("workers:runnable_add", args=[note.pk])
-    form = {"kind": "cfg_text", "positive_prompt": "Very polite answers:", "negative_prompt": "Very rude answers:",
-            "guidance_scales": "1, 3, 5", "max_new_tokens": "6", "run": "1"}
+    note = Note.objects.create_note(user, title="CFG for LLMs", body="A short note.")
+    worker = celery_worker(queues=["gpu"], extra_env={"CFG_TEXT_MODEL": "", "RUNS_CACHE_DIR": str(tmp_path)})
+    response = auth_client.post(reverse("workers:runnable_add", args=[note.pk]), FORM)
+    assert response.status_code == 302
+    run = wait_for_run_end(Runnable.objects.get(note=note).runs.get(), worker)
+    assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}\n{worker.log()}"
+    assert run.params["model"] == "notes-gpt"
 
-    # A job that raises: failed, with the error and traceback shown to the owner.
-    auth_client.post(url, {**form, "model": str(tmp_path / "missing")})
-    broken = wait_for_run_end(Run.objects.get(), worker)
-    assert broken.status == Run.FAILED
-    assert "FileNotFoundError" in broken.error and "Traceback" in broken.traceback
-    page = auth_client.get(reverse("workers:run", args=[broken.pk])).content.decode()
-    assert "FileNotFoundError" in page and "Traceback (most recent call last)" in page
+    m = run.metrics
+    # Labelled for what it is: a toy trained here, on the job's text since the user has one short note.
+    assert "tiny GPT-2" in m["model"] and "not a real language model" in m["model"]
+    assert "example text" in m["model"] and "you have 1 notes" in m["model"]
+    for rule in RULES:
+        for name in ("next_token_top1_rank_positive", "next_token_top1_p_positive",
+                     "next_token_mass_outside_positive_top10", "next_token_entropy_bits",
+                     "generated_max_rank_positive"):
+            assert set(m[f"{name}_{rule}"]) == {"1", "3", "10"}, name
+    # w = 1 is no guidance under either rule: the positive prompt's own distribution.
+    for name in ("next_token_top1_rank_positive", "next_token_entropy_bits", "next_token_mass_outside_positive_top10"):
+        assert m[f"{name}_log"]["1"] == m[f"{name}_prob"]["1"]
+    assert m["next_token_top1_rank_positive_log"]["1"] == 1
+    # What the post shows: at a large scale the log rule picks tokens far down the positive
+    # prompt's list (a ratio of two small probabilities is large); the prob rule stays near its top.
+    assert m["generated_max_rank_positive_log"]["10"] > 3 * m["generated_max_rank_positive_prob"]["10"], m
+    assert m["next_token_mass_outside_positive_top10_prob"]["10"] < m["next_token_mass_outside_positive_top10_log"]["10"] + 0.2
 
-    # The same worker carries on with the next job.
-    auth_client.post(url, {**form, "model": ""})
-    run = wait_for_run_end(Run.objects.exclude(pk=broken.pk).get(), worker)
-    assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}"
-    assert run.device == "cpu"
-
-    ranks = run.metrics["max_rank_pos"]
-    assert set(ranks) == {"log", "prob"} and set(ranks["log"]) == {"1", "3", "5"}
-    # w=1 is no guidance under either rule: every token is the positive prompt's greedy choice.
-    assert ranks["log"]["1"] == ranks["prob"]["1"] == 1
-
+    table = _csv(run, "next_token.csv")
+    assert len(table) == 3 * 2 * cfg_text.TOP_TOKENS
+    assert all(0 <= float(r["p_guided"]) <= 1 and int(r["rank_positive"]) >= 1 for r in table)
     names = set(run.artifacts.values_list("name", flat=True))
-    assert {"generations.csv", "tokens.csv", "generations.md", "ranks.png", "metrics.json"} <= names
-    with default_storage.open(run.artifacts.get(name="tokens.csv").path) as f:
-        rows = list(csv.DictReader(io.StringIO(f.read().decode())))
-    # One row per generated token: at most 6 for each of 3 scales × 2 rules, at least the first.
-    assert 6 <= len(rows) <= 36
+    assert {"next_token.csv", "next_token.md", "next_token.png", "generations.csv", "tokens.csv",
+            "generations.md", "ranks.png", "metrics.json"} <= names
+    assert "| # | token | p guided | p positive | rank positive |" in run.artifacts.get(
+        name="next_token.md").read_bytes().decode()
+    page = auth_client.get(reverse("workers:run", args=[run.pk])).content.decode()
+    assert "not a real language model" in page
+
+    # Trained once per corpus on this worker: the next run loads it.
+    again = wait_for_run_end(Runnable.objects.get(note=note).start_run(), worker)
+    assert again.status == Run.SUCCEEDED and "reused checkpoint" in again.log
+    assert again.metrics["generated_max_rank_positive_log"] == m["generated_max_rank_positive_log"]
+
+
+@pytest.mark.worker
+def test_a_configured_model_is_used_and_a_failing_job_does_not_stop_the_worker(
+    auth_client, user, celery_worker, tmp_path
+):
+    model_dir = tmp_path / "tiny-gpt2"
+    build_tiny_gpt2(model_dir)
+    note = Note.objects.create_note(user, title="CFG with a worker's model")
+    worker = celery_worker(queues=["gpu"], extra_env={"CFG_TEXT_MODEL": str(model_dir),
+                                                      "RUNS_CACHE_DIR": str(tmp_path / "cache")})
+    url = reverse("workers:runnable_add", args=[note.pk])
+    form = {**FORM, "guidance_scales": "1, 3, 5", "max_new_tokens": "6", "model": "tiny-gpt2"}
+
+    auth_client.post(url, form)
+    run = wait_for_run_end(Run.objects.get(), worker)
+    assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}"
+    assert "tiny-gpt2 (the worker's CFG_TEXT_MODEL" in run.metrics["model"]
+    # w=1 is no guidance under either rule: every token is the positive prompt's greedy choice.
+    assert run.metrics["generated_max_rank_positive_log"]["1"] == run.metrics["generated_max_rank_positive_prob"]["1"] == 1
+    rows = _csv(run, "tokens.csv")
     assert {(r["guidance_scale"], r["rule"]) for r in rows if r["step"] == "0"} == {
-        (w, rule) for w in ("1", "3", "5") for rule in ("log", "prob")
+        (w, rule) for w in ("1", "3", "5") for rule in RULES
     }
-    assert all(int(r["rank_positive"]) >= 1 and 0 <= float(r["p_negative"]) <= 1 for r in rows)
-    panel = auth_client.get(reverse("workers:note_runnables", args=[note.pk])).content.decode()
-    assert f'<img src="/runs/{run.pk}/artifacts/ranks.png"' in panel
+
+    # The model's weights vanish from the worker: the job fails, with the error shown to the owner...
+    (model_dir / "model.safetensors").unlink()
+    broken = wait_for_run_end(Runnable.objects.get(note=note).start_run(), worker)
+    assert broken.status == Run.FAILED and "Traceback" in broken.traceback, broken.error
+    page = auth_client.get(reverse("workers:run", args=[broken.pk])).content.decode()
+    assert "Traceback (most recent call last)" in page
+    # ...and the same worker carries on with the next job.
+    runnable = Runnable.objects.get(note=note)
+    runnable.params = {**runnable.params, "model": "notes-gpt", "training_steps": 20}
+    runnable.save(update_fields=["params"])
+    after = wait_for_run_end(runnable.start_run(), worker)
+    assert after.status == Run.SUCCEEDED, after.error
 
 
-def test_without_a_model_the_kind_is_unavailable_with_the_reason(settings, tmp_path):
-    kind = get_kind("cfg_text")
+def test_the_tiny_model_learns_only_its_owners_notes(user, other_user):
+    Note.objects.create_note(other_user, title="Mallory's secret", body="the launch code is 0000 " * 2000)
+    text, corpus = cfg_text._corpus(user)
+    assert "example text" in corpus and "you have 0 notes" in corpus and "launch code" not in text
+    for i in range(6):
+        Note.objects.create_note(user, title=f"Log {i}", body=f"Ada's diffusion log entry {i}. " * 150)
+    text, corpus = cfg_text._corpus(user)
+    assert corpus.startswith("your 6 notes") and "Ada's diffusion log entry 5" in text
+    assert "launch code" not in text and "polite" not in text
+
+
+def test_workers_offer_the_tiny_model_always_and_a_configured_one_by_its_directory_name(settings, tmp_path):
     settings.CFG_TEXT_MODEL = ""
-    available, reason = kind.available()
-    assert not available and "no language model configured" in reason and "CFG_TEXT_MODEL" in reason
-    settings.CFG_TEXT_MODEL = str(tmp_path)
-    available, reason = kind.available()
-    assert not available and "no config.json" in reason
-
+    assert cfg_text.capabilities() == {"models": ["notes-gpt"]}
+    settings.CFG_TEXT_MODEL = str(tmp_path / "missing")
+    assert cfg_text.capabilities() == {"models": ["notes-gpt"]}  # not a model directory: not offered
+    settings.CFG_TEXT_MODEL = build_tiny_gpt2(tmp_path / "My GPT 2")
+    assert cfg_text.capabilities() == {"models": ["notes-gpt", "My-GPT-2"]}
