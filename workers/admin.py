@@ -14,11 +14,13 @@ class RunArtifactInline(admin.TabularInline):
     model = RunArtifact
     extra = 0
     readonly_fields = ["name", "path", "content_type", "size", "created"]
+    exclude = ["data"]  # the bytes (served by the artifact view), not for a form
 
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "kind", "status", "progress", "device", "worker_host", "created", "finished"]
+    list_display = ["pk", "kind", "status", "progress", "device", "device_name", "peak_memory_bytes", "worker_host",
+                    "created", "finished"]
     list_filter = ["status", "kind"]
     raw_id_fields = ["runnable"]
     inlines = [RunArtifactInline]
