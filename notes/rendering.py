@@ -362,3 +362,12 @@ def toggle_task(body: str, index: int, checked: bool) -> str | None:
         return None
     lines[line] = f"{match[1]}[{'x' if checked else ' '}]{lines[line][match.end():]}"
     return "\n".join(lines)
+
+
+def plain_excerpt(html: str, length: int = 220) -> str:
+    """The text of rendered HTML on one line, cut at a word near `length` (the log's excerpts:
+    no Markdown punctuation, code fences or table pipes)."""
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    if len(text) <= length:
+        return text
+    return text[:length].rsplit(" ", 1)[0] + "…"

@@ -129,6 +129,8 @@ def test_the_log_shows_no_template_comment_and_lists_papers(auth_client, user):
     lab_note(user, runs=1)
     html = auth_client.get("/").content.decode()
     assert "{#" not in html and "One request at a time" not in html
+    excerpt = re.search(r'<a class="entry-title" href="[^"]+">CFG sweep on digits</a>.*?<p class="excerpt">(.*?)</p>', html, re.S).group(1)
+    assert excerpt.startswith("Classifier-free guidance trades diversity") and "```" not in excerpt and "|" not in excerpt
     aside = html[html.index('<aside class="log-aside">'):]
     assert "Classifier-Free Diffusion Guidance" in aside and "All 13 papers" in aside
 

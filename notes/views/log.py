@@ -7,9 +7,19 @@ from django.shortcuts import render
 
 from notes.forms import LogFilterForm
 from notes.models import Note, Paper, Tag
+from notes.rendering import RENDERER_VERSION, plain_excerpt, render_markdown
 from notes.views.common import partial_or_page
 
 RECENT_PAPERS = 8  # in the log's sidebar
+EXCERPT_SOURCE = 3000  # characters of a note rendered for its excerpt when its cached HTML is stale
+
+
+def excerpt(note) -> str:
+    """The start of a note as plain text: from its cached HTML, else from rendering its start
+    (no query: the log page never writes caches for twenty notes at once)."""
+    if (note.rendered_version, note.rendered_with) == (note.version, RENDERER_VERSION) and note.rendered_html:
+        return plain_excerpt(note.rendered_html)
+    return plain_excerpt(render_markdown(note.body[:EXCERPT_SOURCE]))
 
 
 @login_required
@@ -22,6 +32,9 @@ def log(request):
     mine = Note.objects.for_user(request.user)
     notes = form.filter(mine).select_related("paper").prefetch_related("tags")
     page = Paginator(notes.distinct(), settings.NOTES_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for note in page.object_list:
+        note.excerpt = excerpt(note)
     active_tag = (request.GET.get("tag") or "").strip().lower()
     # The filters in use, for page and tag links (empty fields left out of the URL).
     query = QueryDict(mutable=True)
