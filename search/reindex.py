@@ -16,8 +16,8 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from notes.models import Note, Paper
-from search import embedding, indexing
-from search.hnsw import snapshot_info, write_snapshot
+from search import indexing
+from search.hnsw import models_in_use, snapshot_info, write_snapshot
 from search.models import Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
@@ -66,29 +66,37 @@ def reconcile(grace_seconds: float | None = None) -> int:
     return len(stale)
 
 
-def _models_in_use(user_id: int) -> list[str]:
-    """The model the user's searches use and, during a switch, the one being switched to."""
-    active = embedding.active_model(user_id)
-    return list(dict.fromkeys([active, embedding.model_name()]))
+def users_behind() -> list[tuple[int, str]]:
+    """(user, model) of every snapshot in use that is behind its user's index position:
+    what the periodic snapshot pass hands to the index writer, one task per user."""
+    return [
+        (user_id, model)
+        for user_id, seq in UserIndexState.objects.values_list("user_id", "seq").iterator()
+        for model in models_in_use.in_use(user_id)
+        if snapshot_info(user_id, model)["seq"] != seq
+    ]
+
+
+def snapshot_user(user_id: int, model: str | None = None) -> dict:
+    """Bring one user's snapshot up to date, then prune the tombstones it covers."""
+    report = write_snapshot(user_id, model)
+    prune_tombstones(user_id)
+    return report
 
 
 def snapshot_all() -> int:
     """Write a fresh snapshot of every user's index that moved since the last one, then
     prune the tombstones the snapshots cover; returns how many snapshots were written."""
-    written = 0
-    for user_id, seq in UserIndexState.objects.values_list("user_id", "seq"):
-        for model in _models_in_use(user_id):
-            if snapshot_info(user_id, model)["seq"] != seq:
-                write_snapshot(user_id, model)
-                written += 1
-        prune_tombstones(user_id)
-    return written
+    behind = users_behind()
+    for user_id, model in behind:
+        snapshot_user(user_id, model)
+    return len(behind)
 
 
 def prune_tombstones(user_id: int, retention_seconds: float | None = None) -> int:
     """Delete the user's tombstones older than the retention and at or below the position
     of every snapshot in use; returns the new pruned position (0 when nothing was pruned)."""
-    covered = min(snapshot_info(user_id, model)["seq"] for model in _models_in_use(user_id))
+    covered = min(snapshot_info(user_id, model)["seq"] for model in models_in_use.in_use(user_id))
     retention = TOMBSTONE_RETENTION_SECONDS if retention_seconds is None else retention_seconds
     old_enough = timezone.now() - timedelta(seconds=retention)
     upto = Tombstone.objects.filter(user_id=user_id, seq__lte=covered, created__lte=old_enough).aggregate(s=Max("seq"))["s"]

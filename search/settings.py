@@ -34,7 +34,7 @@ SEARCH_MAX_ATTEMPTS = envint("SEARCH_MAX_ATTEMPTS", 5)
 SEARCH_BEAT_SCHEDULE = {
     # Re-enqueue anything saved while Redis or every worker was down, or whose task failed.
     "search-reconcile": {
-        "task": "search.reconcile", "schedule": envint("SEARCH_RECONCILE_SECONDS", 60), "options": {"queue": "embed"},
+        "task": "search.reconcile", "schedule": envint("SEARCH_RECONCILE_SECONDS", 60), "options": {"queue": "index"},
     },
     # Write fresh snapshots and erase deleted vectors once they pass SEARCH_COMPACT_RATIO.
     "search-snapshot": {

@@ -1,4 +1,5 @@
-"""Search indexing tasks (queue `embed`, and `index` for the single index writer).
+"""Search indexing tasks: queue `embed` (making vectors), and `index` (the index writer:
+snapshots, and reconcile) with a worker of its own.
 
 Each task re-reads its row by id and is safe to run twice (acks late: a task whose
 worker died runs again). Failures are recorded for the status page and retried with
@@ -10,7 +11,6 @@ complete. The snapshot task also prunes old tombstones its snapshots cover.
 from celery import shared_task
 
 from search import indexing, reindex
-from search.hnsw import write_snapshot
 from search.models import Passage
 
 RETRY = dict(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=8)
@@ -49,16 +49,24 @@ def reindex_user(user_id: int) -> None:
     reindex.reindex_user(user_id)
 
 
-@shared_task(name="search.reconcile", queue="embed", acks_late=True)
+# Reconcile and snapshots run on the `index` queue, a worker of their own: a sweep over a
+# lab's users never holds up the `embed` worker that makes a save findable by meaning.
+@shared_task(name="search.reconcile", queue="index", acks_late=True)
 def reconcile() -> int:
     return reindex.reconcile()
 
 
 @shared_task(name="search.snapshot_user", queue="index", acks_late=True, **RETRY)
-def snapshot_user(user_id: int) -> dict:
-    return write_snapshot(user_id)
+def snapshot_user(user_id: int, model: str | None = None) -> dict:
+    return reindex.snapshot_user(user_id, model)
 
 
 @shared_task(name="search.snapshot_all", queue="index", acks_late=True)
 def snapshot_all() -> int:
-    return reindex.snapshot_all()
+    """One task per user whose snapshot is behind, so each is short and a retry redoes one user."""
+    from search.receivers import enqueue
+
+    behind = reindex.users_behind()
+    for user_id, model in behind:
+        enqueue(snapshot_user, user_id, model)
+    return len(behind)

@@ -66,7 +66,7 @@ def test_note_saved_while_redis_is_down_is_indexed_when_it_returns(celery_worker
         "REDIS_URL": private_redis.url, "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "SEARCH_RECONCILE_SECONDS": "1", "SEARCH_RECONCILE_GRACE_SECONDS": "0",
     }
-    celery_worker(queues=["embed"], extra_env=env)
+    celery_worker(queues=["embed", "index"], extra_env=env)  # reconcile runs on `index`
     beat_log = open(tmp_path / "beat.log", "wb")
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "lablog", "beat", "--schedule", str(tmp_path / "beat-schedule"),

@@ -11,6 +11,7 @@ from search import hnsw, indexing, reindex, services
 from search.check import check_user
 from search.models import Passage, Tombstone, UserIndexState
 from tests.search_fixtures import TEXTS, index_notes, semantic_results
+from tests.waiting import wait_until
 
 
 
@@ -121,3 +122,16 @@ def test_the_periodic_snapshot_task_prunes_old_tombstones(user, notes, monkeypat
     assert UserIndexState.objects.get(user=user).pruned_seq == hnsw.snapshot_info(user.pk)["seq"]
     hnsw.forget()
     assert semantic_results(user)[2][0][0] == notes[2].pk
+
+
+def test_the_periodic_pass_hands_each_user_behind_to_the_index_worker(user, other_user, celery_worker, settings):
+    from search.tasks import snapshot_all
+
+    index_notes(user, snapshot=False)
+    index_notes(other_user, snapshot=False)
+    assert set(reindex.users_behind()) == {(user.pk, hnsw.get_index(user.pk).model), (other_user.pk, hnsw.get_index(other_user.pk).model)}
+    celery_worker(queues=["index"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
+    snapshot_all.delay()
+    wait_until(lambda: not reindex.users_behind(), 60, "the index worker did not write every user's snapshot")
+    for someone in (user, other_user):
+        assert hnsw.snapshot_info(someone.pk)["seq"] == hnsw.current_seq(someone.pk)
