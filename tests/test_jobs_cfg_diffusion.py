@@ -38,7 +38,7 @@ def test_guided_samples_become_recognisable_digits_end_to_end(auth_client, user,
     names = set(run.artifacts.values_list("name", flat=True))
     assert {"grid_w0.png", "grid_w1.png", "grid_w3.png", "guidance_sweep.png", "metrics.json", "metrics.csv"} <= names
     panel = auth_client.get(reverse("workers:note_runnables", args=[note.pk])).content.decode()
-    assert "<dt>accuracy</dt>" in panel
+    assert 'data-metric="accuracy"' in panel  # charted on the note
     for name in ["grid_w0.png", "grid_w3.png", "guidance_sweep.png"]:
         assert f'<img src="/runs/{run.pk}/artifacts/{name}"' in panel
     image = auth_client.get(reverse("workers:artifact", args=[run.pk, "guidance_sweep.png"]))
