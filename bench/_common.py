@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "notes-corpus.json"
 DEFAULT_QUERIES = ROOT.parent / "shared" / "eval" / "dev-queries.json"
+DEV_QUERIES = (DEFAULT_QUERIES, ROOT.parent / "shared" / "eval" / "dev-queries-2.json")
 sys.path.insert(0, str(ROOT))
 
 

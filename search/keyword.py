@@ -89,7 +89,12 @@ def ranked_words(words: list[str]) -> list[str]:
     return kept
 
 
-def search_passages(user_id: int, query: str, limit: int = 100) -> list[tuple[int, float]]:
+# How much more a word in a passage's context (note title and heading) counts than one in its
+# text; chosen with the fusion constants by cross-validation (bench/search_quality.py).
+CONTEXT_WEIGHT = 2.0
+
+
+def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float = CONTEXT_WEIGHT) -> list[tuple[int, float]]:
     """(passage id, score) best first; higher score is better."""
     words = terms(query)
     if not words:
@@ -97,22 +102,24 @@ def search_passages(user_id: int, query: str, limit: int = 100) -> list[tuple[in
     words = ranked_words(words)
     if connection.vendor == "postgresql":
         sql = (
-            "SELECT p.id, ts_rank(p.search_tsv, q) AS rank "
+            "SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank "
             "FROM search_passage p, to_tsquery('english', %s) q "
             "WHERE p.user_id = %s AND p.search_tsv @@ q ORDER BY rank DESC, p.id LIMIT %s"
         )
+        # Weights {D, C, B, A}, each at most 1: the context is A, the text B.
+        weights = [0.1, 0.2, 1.0 / context_weight, 1.0] if context_weight >= 1 else [0.1, 0.2, 1.0, context_weight]
         # Quoted lexemes: to_tsquery reads 'word' as a plain term, whatever it contains.
-        params = [" | ".join(f"'{w}'" for w in words), user_id, limit]
+        params = [weights, " | ".join(f"'{w}'" for w in words), user_id, limit]
     else:
         # FTS5's own rank column, with the weights given by `rank MATCH`, lets FTS5 score
         # and sort inside the virtual table (ORDER BY rank is consumed by it): ~40% less
         # time than calling bm25() per row and sorting outside, same ranking.
         sql = (
             "SELECT f.rowid, -f.rank FROM search_passage_fts f JOIN search_passage p ON p.id = f.rowid "
-            "WHERE search_passage_fts MATCH %s AND f.rank MATCH 'bm25(2.0, 1.0)' AND p.user_id = %s "
+            "WHERE search_passage_fts MATCH %s AND f.rank MATCH %s AND p.user_id = %s "
             "ORDER BY f.rank LIMIT %s"
         )
-        params = [" OR ".join(f'"{w}"' for w in words), user_id, limit]
+        params = [" OR ".join(f'"{w}"' for w in words), f"bm25({float(context_weight)}, 1.0)", user_id, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(pk), float(rank)) for pk, rank in cursor.fetchall()]

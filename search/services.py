@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.conf import settings
 from django.db.models import Count, Q
 from django.urls import reverse
 
 from notes.models import Note, NoteLink
-from search import embedding, fusion, hnsw, indexing, keyword
+from search import embedding, fusion, hnsw, indexing, keyword, passages
 from search.consistency import repeatable_read
+from search.fusion import Group
 from search.models import DismissedRelated, IndexedSource, Passage, Tombstone, UserIndexState
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -54,6 +54,8 @@ class Hit:
     paper_id: int | None = None
     paper_title: str | None = None
     date: datetime | None = None
+    # A paper hit carries the found notes about that paper beneath it, best first.
+    notes: list["Hit"] = field(default_factory=list)
 
 
 @dataclass
@@ -131,16 +133,52 @@ HIT_FIELDS = (
 )
 
 
-def _hits(page: list[tuple[tuple[str, int], float]], best: dict[tuple[str, int], int]) -> list[Hit]:
-    """The page's hits, each showing its group's best passage (gone meanwhile: left out)."""
-    rows = {row["pk"]: row for row in Passage.objects.filter(pk__in=[best[group] for group, _ in page]).values(*HIT_FIELDS)}
+Entry = tuple[Group, float, list[tuple[Group, float]]]  # a group, its score, the notes beneath it
+
+
+def _with_papers(ordered: list[tuple[Group, float]]) -> list[Entry]:
+    """One entry per thing the user thinks of: a found paper takes the found notes about it
+    beneath it, at the place of the best of them (the research log often has both)."""
+    papers = {object_id for (kind, object_id), _ in ordered if kind == "paper"}
+    note_paper = {}
+    if papers:
+        note_ids = [object_id for (kind, object_id), _ in ordered if kind == "note"]
+        note_paper = dict(Note.objects.filter(pk__in=note_ids, paper_id__in=papers).values_list("pk", "paper_id"))
+    beneath: dict[int, list[tuple[Group, float]]] = {}
+    for group, score in ordered:
+        if group[0] == "note" and group[1] in note_paper:
+            beneath.setdefault(note_paper[group[1]], []).append((group, score))
+    entries: list[Entry] = []
+    placed: set[int] = set()
+    for group, score in ordered:
+        paper_id = group[1] if group[0] == "paper" else note_paper.get(group[1])
+        if paper_id is None or paper_id not in beneath:
+            entries.append((group, score, []))  # a note about no found paper, or a paper alone
+        elif paper_id not in placed:
+            placed.add(paper_id)
+            entries.append((("paper", paper_id), score, beneath[paper_id]))
+    return entries
+
+
+def _hits(page: list[Entry], best: dict[Group, int]) -> list[Hit]:
+    """The page's hits, each showing its group's best passage (gone meanwhile: left out), a
+    paper with its notes beneath."""
+    wanted = [best[group] for group, _, notes in page for group in (group, *(note for note, _ in notes))]
+    rows = {row["pk"]: row for row in Passage.objects.filter(pk__in=wanted).values(*HIT_FIELDS)}
     tags: dict[int, list[str]] = {}
     note_ids = {row["note_id"] for row in rows.values() if row["note_id"]}
     for note_id, name in Note.tags.through.objects.filter(note_id__in=note_ids).order_by("tag__name").values_list(
         "note_id", "tag__name"
     ):
         tags.setdefault(note_id, []).append(name)
-    return [_hit(rows[best[group]], score, tags) for group, score in page if best[group] in rows]
+    hits = []
+    for group, score, notes in page:
+        if best[group] not in rows:
+            continue
+        hit = _hit(rows[best[group]], score, tags)
+        hit.notes = [_hit(rows[best[note]], note_score, tags) for note, note_score in notes if best[note] in rows]
+        hits.append(hit)
+    return hits
 
 
 def _hit(p: dict, score: float, tags: dict[int, list[str]]) -> Hit:
@@ -202,9 +240,9 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
     limit, offset = max(0, int(limit)), max(0, int(offset))
     rankings, groups = _ranked_candidates(user, query, mode, filters, depth(limit, offset))
     ordered, best = fusion.fuse(rankings, groups)
-    page = ordered[offset : offset + limit]
-    hits = _hits(page, best)
-    return SearchPage(hits, len(ordered), mode, (time.perf_counter() - started) * 1000)
+    entries = _with_papers(ordered)
+    hits = _hits(entries[offset : offset + limit], best)
+    return SearchPage(hits, len(entries), mode, (time.perf_counter() - started) * 1000)
 
 
 def depth(limit: int, offset: int = 0, chosen: fusion.Fusion = fusion.DEFAULT) -> int:
@@ -212,15 +250,24 @@ def depth(limit: int, offset: int = 0, chosen: fusion.Fusion = fusion.DEFAULT) -
     return max(chosen.depth, 2 * (offset + limit))
 
 
+# Related notes are about meaning: a pair of passages counts by its similarity times how
+# much of each is prose (search/passages.py: prose_share), so code and imports weigh little;
+# a passage that is all code keeps this share. Two passages this alike are one text pasted
+# into both notes, which says nothing about what either note is about.
+CODE_WEIGHT = 0.1
+PASTED_SIMILARITY = 0.97
+
+
+def _prose_weight(text: str) -> float:
+    return CODE_WEIGHT + (1.0 - CODE_WEIGHT) * passages.prose_share(text)
+
+
 @repeatable_read()
 def related_notes(user, note, limit: int = 5) -> list[Related]:
     """The nearest notes by meaning, each with the pair of passages that connects them."""
     if note.user_id != user.pk or not note.searchable:
         return []
-    try:
-        index = hnsw.get_index(user.pk)
-    except hnsw.WarmingUp:
-        return []
+    index = hnsw.get_index(user.pk)
     own = list(
         Passage.objects.filter(note_id=note.pk, model=index.model)  # the note is the user's (checked above)
         .exclude(vector=None)
@@ -231,16 +278,17 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     if not own_ids:
         return []
     own_text = dict(own)
+    own_weight = {pk: _prose_weight(own_text[pk]) for pk in own_ids}
     matches = index.query_many(index.vectors(own_ids), k=min(100, 10 * limit + 20))
-    pairs: dict[int, tuple[float, int]] = {}  # target passage -> (similarity, source passage)
+    candidates: dict[int, list[tuple[float, int]]] = {}  # target passage -> (similarity, source passage)
     for source, found in zip(own_ids, matches):
         for target, similarity in found:
-            if similarity > pairs.get(target, (-2.0, 0))[0]:
-                pairs[target] = (similarity, source)
+            if similarity < PASTED_SIMILARITY:
+                candidates.setdefault(target, []).append((similarity, source))
     linked = set(note.outgoing_links.values_list("target_key", flat=True))
     dismissed = set(DismissedRelated.objects.filter(note=note).values_list("other_id", flat=True))
     targets = (
-        Passage.objects.filter(pk__in=pairs, kind__in=indexing.NOTE_KINDS, note__user=user, note__searchable=True)
+        Passage.objects.filter(pk__in=candidates, kind__in=indexing.NOTE_KINDS, note__user=user, note__searchable=True)
         .exclude(note_id=note.pk)
         .exclude(note_id__in=dismissed)
         .select_related("note")
@@ -249,9 +297,10 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     for p in targets:
         if NoteLink.key_for(p.note.title) in linked:
             continue
-        similarity, source = pairs[p.pk]
-        if p.note_id not in best or similarity > best[p.note_id].score:
-            best[p.note_id] = Related(p.note, similarity, own_text[source], p.text)
+        target_weight = _prose_weight(p.text)
+        score, source = max((similarity * own_weight[source] * target_weight, source) for similarity, source in candidates[p.pk])
+        if p.note_id not in best or score > best[p.note_id].score:
+            best[p.note_id] = Related(p.note, score, own_text[source], p.text)
     return sorted(best.values(), key=lambda r: -r.score)[:limit]
 
 
