@@ -52,6 +52,31 @@ def _blocks(body: str):
         yield start, pos, heading
 
 
+def _code_runs(body: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """(start, end, is code) of the runs of code lines and of prose lines in a paragraph
+    (code pasted without blank lines around it is common). A line too short to tell
+    (`continue`, `}`) goes with the run it is in."""
+    runs: list[list] = []
+    fenced = False
+    pos = start
+    for line in body[start:end].splitlines(keepends=True):
+        text = line.strip()
+        if _FENCE.match(line):
+            code, fenced = True, not fenced
+        elif fenced:
+            code = True
+        elif len(text.split()) <= 1 and len(text) < 12:
+            code = runs[-1][2] if runs else _is_code(line)
+        else:
+            code = _is_code(line)
+        if runs and runs[-1][2] == code:
+            runs[-1][1] = pos + len(line)
+        else:
+            runs.append([pos, pos + len(line), code])
+        pos += len(line)
+    return [(*_trim(body, s, e), code) for s, e, code in runs]
+
+
 def _trim(body: str, start: int, end: int) -> tuple[int, int]:
     while start < end and body[start].isspace():
         start += 1
@@ -91,30 +116,37 @@ def _context(title: str, heading: str) -> str:
 
 def split(title: str, body: str, max_tokens: int = MAX_TOKENS) -> list[Piece]:
     """The passages of a note body (title and heading carried into each one's context)."""
-    units = []  # (start, end, heading, tokens)
+    units = []  # (start, end, heading, is code, tokens)
     contexts: dict[str, str] = {}
-    blocks = [(s, e, h) for s, e, h in (( *_trim(body, s, e), h) for s, e, h in _blocks(body)) if e > s]
-    counts = count_tokens([body[s:e] for s, e, _ in blocks])
-    for (s, e, heading), n in zip(blocks, counts):
+    # Code and prose never share a passage: what a note says is then not blurred by what it
+    # pastes (related notes weigh code passages little, see prose_share).
+    blocks = [
+        (cs, ce, h, code)
+        for s, e, h in _blocks(body)
+        for cs, ce, code in _code_runs(body, *_trim(body, s, e))
+        if ce > cs
+    ]
+    counts = count_tokens([body[s:e] for s, e, _, _ in blocks])
+    for (s, e, heading, code), n in zip(blocks, counts):
         if heading not in contexts:
             contexts[heading] = _context(title, heading)
         budget = _budget(contexts[heading], max_tokens)
         if n <= budget:
-            units.append((s, e, heading, n))
+            units.append((s, e, heading, code, n))
         else:
             parts = _split_long(body, s, e, budget)
             for (ps, pe), pn in zip(parts, count_tokens([body[ps:pe] for ps, pe in parts])):
-                units.append((ps, pe, heading, pn))
+                units.append((ps, pe, heading, code, pn))
     pieces: list[Piece] = []
-    current = None  # [start, end, heading, tokens]
-    for s, e, heading, n in units:
+    current = None  # [start, end, heading, is code, tokens]
+    for s, e, heading, code, n in units:
         budget = _budget(contexts[heading], max_tokens)
-        if current and current[2] == heading and current[3] + n <= budget:
-            current[1], current[3] = e, current[3] + n
+        if current and current[2] == heading and current[3] == code and current[4] + n <= budget:
+            current[1], current[4] = e, current[4] + n
             continue
         if current:
             pieces.append(Piece(current[0], current[1], contexts[current[2]], body[current[0] : current[1]]))
-        current = [s, e, heading, n]
+        current = [s, e, heading, code, n]
     if current:
         pieces.append(Piece(current[0], current[1], contexts[current[2]], body[current[0] : current[1]]))
     return pieces
@@ -134,3 +166,37 @@ def split_plain(context: str, text: str, max_tokens: int = MAX_TOKENS) -> list[P
     if any(count_tokens([p.text])[0] > budget for p in pieces):
         pieces = [Piece(s, e, context, text[s:e]) for s, e in _split_long(text, 0, len(text), budget)]
     return pieces
+
+
+# --- how much of a passage is prose -----------------------------------------------------
+# Related notes are about meaning: two notes that paste the same boilerplate (imports,
+# `device = torch.device('cpu')`) are not about the same thing, so a passage counts by the
+# share of its text that is prose. Code is recognised by its lines: inside a fence, or
+# shaped like a statement (import, def/class, block headers, assignments, calls), or dense
+# in symbols.
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_STATEMENT = re.compile(
+    r"^\s*(?:import\s+\w|from\s+[\w.]+\s+import\b|def\s+\w+\s*\(|class\s+\w+\s*[(:]|return\b|@\w"
+    r"|[A-Za-z_][\w.\[\]'\"]*(?:\s*,\s*[A-Za-z_][\w.\[\]'\"]*)*\s*(?:[-+*/%|&]|\*\*)?=(?!=)\s*\S"
+    r"|\$\s|>>>\s|[}\]);]+\s*$)"
+)
+_HEADER = re.compile(r"^\s*(?:for|while|if|elif|else|with|try|except|finally)\b([^!?]*):\s*$")
+_CALL = re.compile(r"[\w\])]\.\w+\(|\w\([^)]*\)\s*[:;]?\s*$")
+_SYMBOLS = frozenset("()[]{}=<>_;*/\\+|@#$%&^~`")
+
+
+def _is_code(line: str) -> bool:
+    stripped = line.strip()
+    if _STATEMENT.match(line) or _CALL.search(stripped):
+        return True
+    header = _HEADER.match(line)
+    if header and (re.search(r"[=()%\[\]]|\.\w", header.group(1)) or len(stripped.split()) <= 4):
+        return True
+    return sum(ch in _SYMBOLS for ch in stripped) > 0.12 * len(stripped)
+
+
+def prose_share(text: str) -> float:
+    """Share of the text's characters (0..1) on lines that read as prose rather than code."""
+    runs = _code_runs(text, 0, len(text))
+    total = sum(e - s for s, e, _ in runs)
+    return sum(e - s for s, e, code in runs if not code) / total if total else 0.0

@@ -190,3 +190,31 @@ def test_highlight_marks_query_words_in_escaped_text():
     assert highlight_terms("a & b", "") == "a &amp; b"
     assert highlight_terms("the cat", "the") == "the cat"  # stop words stay unmarked
     assert highlight_terms("x" * 50, "(" * 5000) == "x" * 50
+
+
+def test_a_paper_and_the_notes_about_it_are_one_hit_with_the_notes_beneath(auth_client, user, notes, write_note):
+    """The research log has both a paper and notes about it: they take one place, not two."""
+    from search import services
+
+    second = write_note(user, "Guidance sweep log", "Swept the guidance scale of classifier-free diffusion guidance.", paper=notes["paper"])
+    assert index_paper(notes["paper"].pk) == "indexed"
+    write_note(user, "Unrelated guidance", "Guidance counselling for students.")
+    page = services.search(user, "classifier-free diffusion guidance", mode="keyword")
+    papers = [h for h in page.hits if h.paper_id == notes["paper"].pk]
+    assert len(papers) == 1 and papers[0].kind == "paper" and papers[0].title == "Classifier-Free Diffusion Guidance"
+    assert {n.note_id for n in papers[0].notes} == {notes["guidance"].pk, second.pk}
+    assert all(n.kind == "note" and n.url.startswith(f"/notes/{n.note_id}") for n in papers[0].notes)
+    assert page.total == len(page.hits) == 2
+
+    html = auth_client.get(URL, {"q": "classifier-free diffusion guidance", "mode": "keyword"}).content.decode()
+    beneath = re.search(r'<ul class="hit-notes".*?</ul>', html, re.S).group(0)
+    assert "Diffusion guidance" in beneath and "Guidance sweep log" in beneath
+    assert html.index("Classifier-Free Diffusion Guidance") < html.index('<ul class="hit-notes"')
+
+
+def test_a_note_about_a_paper_that_was_not_found_stays_a_note_hit(auth_client, user, notes):
+    from search import services
+
+    # The paper itself is not indexed here, so only the note is found: it is not turned into the paper.
+    [hit] = services.search(user, "unconditional score estimates", mode="keyword").hits
+    assert hit.kind == "note" and hit.note_id == notes["guidance"].pk and hit.notes == []

@@ -23,13 +23,21 @@ class Command(BaseCommand):
         page = search(user, options["query"], mode=options["mode"], limit=options["limit"])
         for rank, hit in enumerate(page.hits, 1):
             if options["json"]:
-                self.stdout.write(json.dumps({
-                    "rank": rank, "kind": hit.kind, "id": hit.object_id, "note_id": hit.note_id, "title": hit.title,
-                    "score": round(hit.score, 6), "passage": hit.passage, "url": hit.url,
-                }))
-            else:
-                passage = " ".join(hit.passage.split())
-                self.stdout.write(f"{rank:>3}. [{hit.kind} {hit.object_id}] {hit.title}  ({hit.score:.4f})")
-                self.stdout.write(f"     {passage[:160]}{'…' if len(passage) > 160 else ''}")
+                self.stdout.write(json.dumps({**self.as_json(hit), "rank": rank, "notes": [self.as_json(n) for n in hit.notes]}))
+                continue
+            self.write_hit(f"{rank:>3}. ", hit)
+            for note in hit.notes:  # the notes about a found paper, beneath it
+                self.write_hit("       - ", note)
         if not options["json"]:
             self.stdout.write(f"{page.total} found in {page.took_ms:.1f} ms ({page.mode})")
+
+    @staticmethod
+    def as_json(hit) -> dict:
+        return {"kind": hit.kind, "id": hit.object_id, "note_id": hit.note_id, "title": hit.title,
+                "score": round(hit.score, 6), "passage": hit.passage, "url": hit.url}
+
+    def write_hit(self, lead: str, hit) -> None:
+        passage = " ".join(hit.passage.split())
+        self.stdout.write(f"{lead}[{hit.kind} {hit.object_id}] {hit.title}  ({hit.score:.4f})")
+        self.stdout.write(f"{' ' * len(lead)}{passage[:160]}{'…' if len(passage) > 160 else ''}")
+
