@@ -61,6 +61,10 @@ def test_main_pages_fit_the_screen_in_light_and_dark_with_no_errors_or_csp_viola
         "log": "/",
         "runs": "/runs/",
         "editor": f"/notes/{note.pk}/edit/",
+        "papers": "/papers/",
+        "paper": f"/papers/{note.paper_id}/",
+        "index": "/search/status/",
+        "import": "/exchange/import/",
     }
     failures = []
     for scheme in ("light", "dark"):
