@@ -93,7 +93,7 @@ def _front_matter(meta: dict) -> str:
     return "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000) + "---\n"
 
 
-def _snippet_markdown(snippet) -> str:
+def snippet_markdown(snippet) -> str:
     """One snippet in the `## Snippets` section; importers/markdown_snippets.py reads it back."""
     if snippet.kind == snippet.CODE:
         fence = "````" if "```" in snippet.text else "```"
@@ -101,7 +101,9 @@ def _snippet_markdown(snippet) -> str:
     elif snippet.kind == snippet.EQUATION:
         text = f"$$\n{snippet.text}\n$$"
     elif snippet.kind == snippet.LINK:
-        text = f"<{snippet.url}>" + (f" {snippet.text}" if snippet.text else "")
+        # An autolink ends at the first `>` and cannot hold `<` or spaces: those are percent-encoded.
+        url = re.sub(r"[<>\s]", lambda m: "%{:02X}".format(ord(m.group(0))), snippet.url)
+        text = f"<{url}>" + (f" {snippet.text}" if snippet.text else "")
     else:
         text = "\n".join(f"> {line}" for line in snippet.text.split("\n"))
         if snippet.locator:
@@ -118,11 +120,13 @@ def note_markdown(note) -> str:
         "created": note.created.isoformat(), "updated": note.updated.isoformat(),
         "paper": note.paper.title if note.paper else None,
         "arxiv": note.paper.arxiv_id if note.paper else None,
+        # Importing the file again finds this note: in its own account by id, elsewhere by this key.
+        "lablog_key": note.source_key or origin.account_key(note.user, "note", note.pk),
     }
     parts = [_front_matter(meta), note.body.rstrip("\n") + "\n"]
     snippets = list(note.snippets.all())
     if snippets:
-        parts.append("\n## Snippets\n\n" + "\n\n".join(_snippet_markdown(s) for s in snippets) + "\n")
+        parts.append("\n## Snippets\n\n" + "\n\n".join(snippet_markdown(s) for s in snippets) + "\n")
     if note.paper:
         citation = note.paper.citation_key or bib_key(note.paper)
         parts.append(f"\n## Paper\n\n{note.paper.title} [@{citation}]" + (
@@ -142,8 +146,15 @@ def bib_key(paper) -> str:
                                   if paper.arxiv_id else f"paper{paper.pk}")
 
 
+# What the BibTeX importer's clean_latex would read as markup, written so it reads back as
+# itself: braces and backslashes escaped, and `--`, ``` `` ```, `''` split by an empty group.
+_BIB_ESCAPES = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}",
+                "-": "-{}", "`": "`{}", "'": "'{}"}
+_BIB_SPECIAL = re.compile(r"[\\{}~]|-(?=-)|`(?=`)|'(?=')")
+
+
 def _bib_value(text: str) -> str:
-    return text.replace("\\", "\\textbackslash{}").replace("{", "\\{").replace("}", "\\}")
+    return _BIB_SPECIAL.sub(lambda m: _BIB_ESCAPES[m.group(0)], text)
 
 
 def paper_bibtex(paper) -> str:
@@ -153,6 +164,8 @@ def paper_bibtex(paper) -> str:
         "date": _iso(paper.published) or "", "month": paper.published.strftime("%b").lower() if paper.published else "",
         "journal": paper.venue, "eprint": paper.arxiv_id, "archivePrefix": "arXiv" if paper.arxiv_id else "",
         "doi": paper.doi, "url": paper.url, "abstract": paper.abstract,
+        # Not a standard field (styles ignore it): how many authors, when the list is not known.
+        "authorcount": paper.author_count if paper.author_count is not None and not paper.authors else "",
     }
     body = ",\n".join(
         f"  {name} = {value}" if name == "month" else f"  {name} = {{{_bib_value(str(value))}}}"

@@ -11,6 +11,7 @@ import hashlib
 import re
 
 _OWN_KEY = re.compile(r"^lablog:(?P<kind>[a-z]+):(?P<pk>\d+)$")
+_ACCOUNT_KEY = re.compile(r"^lablog:(?P<kind>[a-z]+):(?P<pk>\d+)@(?P<origin>[0-9a-f]+)$")
 
 
 def fingerprint(user) -> str:
@@ -22,5 +23,18 @@ def own_pk(key: str, kind: str, same_account: bool) -> int | None:
     """The row id an exported key names here, when the export is this account's own."""
     match = _OWN_KEY.match(key or "")
     if not same_account or not match or match.group("kind") != kind:
+        return None
+    return int(match.group("pk"))
+
+
+def account_key(user, kind: str, pk: int) -> str:
+    """A key that says which account it is from (for files that travel alone, like a vault's notes)."""
+    return f"lablog:{kind}:{pk}@{fingerprint(user)}"
+
+
+def account_pk(key: str, kind: str, user) -> int | None:
+    """The row id an account_key names, when it is this user's own."""
+    match = _ACCOUNT_KEY.match(key or "")
+    if not match or match.group("kind") != kind or match.group("origin") != fingerprint(user):
         return None
     return int(match.group("pk"))

@@ -5,6 +5,7 @@ the tests all call `import_bytes` or `import_path`."""
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
@@ -79,8 +80,13 @@ def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
         if not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, ".bib")):
             continue
         # Read no more than the budget left, whatever the header claims (headers can lie).
-        with archive.open(entry) as fh:
-            content = fh.read(budget + 1)
+        try:
+            with archive.open(entry) as fh:
+                content = fh.read(budget + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            # One damaged file (bad CRC, truncated data) fails alone; the rest of the zip comes in.
+            report.fail(entry.filename, f"damaged in the zip ({exc}): skipped")
+            continue
         if len(content) > budget:
             raise ItemError(
                 f"the zip inflates past {settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES:,} bytes: refused as a zip bomb"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 
 from notes import arxiv
 from notes.models import Note, Paper, Snippet, derive_title
@@ -97,9 +97,11 @@ def _check_body(body: str) -> None:
         raise ItemError(f"text is {size:,} bytes, over the {settings.NOTE_BODY_MAX_BYTES:,}-byte limit for a note")
 
 
-def unique_title(ctx: Context, title: str, source_key: str) -> str:
+def unique_title(ctx: Context, title: str, source_key: str, note: Note | None = None) -> str:
     """The title, or `title (2)`, `(3)`… when another note (or an earlier item) has it already."""
     others = Note.objects.for_user(ctx.user).exclude(source_key=source_key)
+    if note is not None:
+        others = others.exclude(pk=note.pk)
     candidate, n = title, 1
     while candidate.casefold() in ctx.titles or others.with_title(candidate).exists():
         n += 1
@@ -111,13 +113,14 @@ def unique_title(ctx: Context, title: str, source_key: str) -> str:
 
 
 def upsert_note(ctx: Context, *, source_key: str, title: str, body: str, tags=(), paper=..., created=None,
-                dedupe_title: bool = True) -> tuple[Note, bool]:
-    """Create the note with this source key, or edit it (a revision keeps the old text)."""
+                dedupe_title: bool = True, existing: Note | None = None) -> tuple[Note, bool]:
+    """Create the note with this source key, or edit it (a revision keeps the old text); `existing`
+    is the note when the import knows it otherwise (this account's own export)."""
     _check_body(body)
     title = derive_title(title, body)
+    existing = existing or Note.objects.for_user(ctx.user).filter(source_key=source_key).first()
     if dedupe_title:
-        title = unique_title(ctx, title, source_key)
-    existing = Note.objects.for_user(ctx.user).filter(source_key=source_key).first()
+        title = unique_title(ctx, title, source_key, existing)
     if existing is None:
         note = Note.objects.create_note(
             ctx.user, title=title, body=body, tags=list(tags), paper=None if paper is ... else paper,
@@ -129,7 +132,7 @@ def upsert_note(ctx: Context, *, source_key: str, title: str, body: str, tags=()
 
 
 def upsert_paper(ctx: Context, *, source_key: str, arxiv_id: str = "", title: str = "", fill_only: bool = False,
-                 **fields) -> tuple[Paper, bool]:
+                 match_title: bool = False, **fields) -> tuple[Paper, bool]:
     """The paper with this source key, else with this arXiv id, else a new one. Empty values never
     overwrite what the paper has (a log line must not blank a BibTeX abstract); with `fill_only`
     only empty fields and a placeholder title are filled in."""
@@ -138,6 +141,11 @@ def upsert_paper(ctx: Context, *, source_key: str, arxiv_id: str = "", title: st
     paper = papers.filter(source_key=source_key).first()
     if paper is None and arxiv_id:
         paper = papers.filter(arxiv_id=arxiv_id).first()
+    if paper is None and match_title and title and not arxiv_id:
+        # The same paper from another source (a listing, then its BibTeX): same title, no other id.
+        same = papers.filter(arxiv_id="", title__iexact=" ".join(title.split()))
+        paper = same.filter(year=fields["year"]).first() if fields.get("year") else None
+        paper = paper or same.first()
     created = paper is None
     if created:
         paper = Paper(user=ctx.user, source_key=source_key, arxiv_id=arxiv_id)
@@ -181,4 +189,18 @@ def replace_snippets(note: Note, snippets: list[dict], key_prefix: str) -> list[
         saved.append(("snippets", created))
     for stale in note.snippets.filter(source_key__startswith=key_prefix).exclude(source_key__in=keys):
         stale.delete()
+    return saved
+
+
+def add_snippets(note: Note, snippets: list[dict], key_prefix: str) -> list[tuple[str, bool]]:
+    """Add these snippets after the note's own, each under a key of its own."""
+    last = note.snippets.aggregate(m=models.Max("position"))["m"] or 0
+    taken = set(note.snippets.filter(source_key__startswith=key_prefix).values_list("source_key", flat=True))
+    saved, n = [], 0
+    for position, fields in enumerate(snippets, start=last + 1):
+        n += 1
+        while f"{key_prefix}{n}" in taken:
+            n += 1
+        upsert_snippet(note, source_key=f"{key_prefix}{n}", position=position, **fields)
+        saved.append(("snippets", True))
     return saved

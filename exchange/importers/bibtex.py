@@ -1,5 +1,5 @@
 """BibTeX (`.bib`): one Paper per entry, with title, authors, year and publication date
-(biblatex `date`, else `year` + `month`), venue, arXiv id (from `eprint`/`archivePrefix`
+(biblatex `date`, else `year` + `month`), author count (Lablog's `authorcount`), venue, arXiv id (from `eprint`/`archivePrefix`
 or a URL), DOI, abstract and citation key; LaTeX accents and braces are turned into
 plain text. A malformed entry fails alone."""
 
@@ -41,11 +41,12 @@ def clean_latex(text: str) -> str:
     text = _LETTER_CMD.sub(lambda m: _LETTERS[m.group(1)], text)
     # Escaped braces are text; keep them apart from the grouping braces removed below.
     text = text.replace("\\{", "\ue000").replace("\\}", "\ue001").replace("\\textbackslash", "\ue002")
+    text = text.replace("\\textasciitilde", "\ue003")
     text = re.sub(r"\\([&%$#_])", r"\1", text)
     text = re.sub(r"\\(?:emph|textit|textbf|textsc|texttt|mathrm|mbox|url)\s*", "", text)
     text = text.replace("---", "—").replace("--", "–").replace("~", " ").replace("``", "“").replace("''", "”")
     text = text.replace("{", "").replace("}", "")
-    text = text.replace("\ue000", "{").replace("\ue001", "}").replace("\ue002", "\\")
+    text = text.replace("\ue000", "{").replace("\ue001", "}").replace("\ue002", "\\").replace("\ue003", "~")
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
@@ -211,6 +212,7 @@ def paper_fields(citation_key: str, fields: dict) -> dict:
         "venue": clean_latex(fields.get("journal") or fields.get("booktitle") or fields.get("publisher") or "")[:300],
         "arxiv_id": arxiv_id, "doi": doi[:200], "url": url if url.startswith(("http://", "https://")) else "",
         "abstract": clean_latex(fields.get("abstract", "")), "citation_key": citation_key[:200],
+        "author_count": int(fields["authorcount"]) if fields.get("authorcount", "").strip().isdigit() else None,
     }
 
 
@@ -230,7 +232,7 @@ def _saver(entry: str | None, reason: str, seen: set):
             raise ItemError(f"citation key {citation_key} appears twice in this file; the first entry was imported")
         seen.add(citation_key.casefold())
         values = paper_fields(citation_key, fields)
-        _, created = upsert_paper(ctx, source_key=key("bib", citation_key.casefold()), **values)
+        _, created = upsert_paper(ctx, source_key=key("bib", citation_key.casefold()), match_title=True, **values)
         return [("papers", created)]
 
     return save

@@ -5,7 +5,9 @@ tags too; `[[wiki-links]]` (also `[[target|label]]`) that name another imported
 file or one of its aliases are rewritten to that note's title, so they stay links
 between the imported notes. Relative images are not imported: the report notes them.
 A `## Snippets` section (as Lablog's own export writes it) becomes the note's snippets;
-importing again makes them exactly what the file lists.
+importing again makes them exactly what the file lists. The `## Paper` section the export
+appends names the note's paper (by citation key) and is not kept in the body, so
+export → import → export gives the same files.
 """
 
 import datetime as dt
@@ -15,10 +17,12 @@ from pathlib import PurePosixPath
 import yaml
 from django.utils import timezone
 
-from exchange.importers.base import Item, ItemError, decode, key, replace_snippets, upsert_note
+from exchange import origin
+from exchange.exporters import snippet_markdown
+from exchange.importers.base import Item, ItemError, add_snippets, decode, key, replace_snippets, upsert_note
 from exchange.importers.markdown_snippets import split_snippets
 from notes import arxiv
-from notes.models import Paper, parse_tags
+from notes.models import Note, Paper, Snippet, parse_tags
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -27,6 +31,10 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _INLINE_TAG = re.compile(r"(?<![\w/&#])#([A-Za-z][\w/-]*)")
 _WIKILINK = re.compile(r"(?P<embed>!?)\[\[(?P<target>[^\[\]|#]+)(?P<heading>#[^\[\]|]*)?(?:\|(?P<label>[^\[\]]*))?\]\]")
 _IMAGE = re.compile(r"!\[[^\]]*\]\((?P<src>[^)\s]+)[^)]*\)")
+# The `## Paper` section Lablog's export appends last: `Title [@citationkey] <https://arxiv.org/abs/…>`.
+_PAPER_SECTION = re.compile(
+    r"\n*^## Paper[ \t]*\n\n[^\n]* \[@(?P<citation>[^\]\s]+)\](?: <[^>\s]+>)?[ \t]*\n*\Z", re.MULTILINE
+)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".pdf")
 
 
@@ -67,6 +75,10 @@ def parse_document(path: str, text: str) -> dict:
         if not isinstance(meta, dict):
             raise ItemError("front matter must be a YAML mapping (key: value lines)")
         body = text[match.end():]
+    citation = ""
+    if paper_section := _PAPER_SECTION.search(body):
+        # What the export appends after the note; it names the paper, it is not the note's text.
+        body, citation = body[:paper_section.start()], paper_section.group("citation")
     body, snippets = split_snippets(body)
     prose = _INLINE_CODE.sub("", _FENCE.sub("", body))
     tags = parse_tags(",".join(_as_list(meta.get("tags")) + _as_list(meta.get("tag")) + _INLINE_TAG.findall(prose)))
@@ -74,10 +86,12 @@ def parse_document(path: str, text: str) -> dict:
     title = " ".join(str(meta.get("title") or stem).split())
     return {
         "path": path, "stem": stem, "title": title, "aliases": _as_list(meta.get("aliases") or meta.get("alias")),
-        "tags": tags, "created": _as_datetime(meta.get("date") or meta.get("created")), "body": body.strip("\n"),
+        "tags": tags, "created": _as_datetime(meta.get("created") or meta.get("date")),
+        "updated": _as_datetime(meta.get("updated")), "body": body.strip("\n"),
         "snippets": snippets,
         # Lablog's own markdown export names the note's paper by arXiv id.
-        "arxiv": arxiv.normalize(str(meta.get("arxiv") or "")) or "",
+        "arxiv": arxiv.normalize(str(meta.get("arxiv") or "")) or "", "citation": citation,
+        "lablog_key": str(meta.get("lablog_key") or "")[:300],
     }
 
 
@@ -127,16 +141,37 @@ def _raiser(reason: str):
     return save
 
 
+def _own_note(ctx, doc: dict) -> Note | None:
+    """The note this file was exported from, when it comes back to the same account."""
+    pk = origin.account_pk(doc["lablog_key"], "note", ctx.user)
+    return Note.objects.for_user(ctx.user).filter(pk=pk).first() if pk is not None else None
+
+
 def _saver(doc: dict, titles: dict):
     def save(ctx):
         body = rewrite_links(doc["body"], titles)
         for image in local_images(body):
             ctx.report.notice(doc["path"], f"image {image} is not imported (only the link is kept)")
-        paper = Paper.objects.for_user(ctx.user).filter(arxiv_id=doc["arxiv"]).first() if doc["arxiv"] else None
+        papers = Paper.objects.for_user(ctx.user)
+        paper = papers.filter(arxiv_id=doc["arxiv"]).first() if doc["arxiv"] else None
+        if paper is None and doc["citation"]:
+            paper = papers.filter(citation_key=doc["citation"]).order_by("pk").first()
+        # A Lablog export's key is kept as the source key, so the note exports with the same key.
+        source_key = doc["lablog_key"] or key("md", doc["path"].casefold())
         note, created = upsert_note(
-            ctx, source_key=key("md", doc["path"].casefold()), title=doc["title"], body=body, tags=doc["tags"],
-            created=doc["created"], paper=paper or ...,
+            ctx, source_key=source_key, title=doc["title"], body=body, tags=doc["tags"],
+            created=doc["created"], paper=paper or ..., existing=_own_note(ctx, doc),
         )
-        return [("notes", created), *replace_snippets(note, doc["snippets"], "md:snippet:")]
+        if created and doc["updated"]:
+            # A new note was last changed when the file says, not now.
+            Note.objects.filter(pk=note.pk).update(updated=doc["updated"])
+        snippets = doc["snippets"]
+        if doc["lablog_key"] and not created:
+            # A Lablog export of a note that is here: only snippets it no longer has are added back
+            # (the ones it has may have been made by hand, without an import's key).
+            have = {snippet_markdown(s) for s in note.snippets.all()}
+            snippets = [s for s in snippets if snippet_markdown(Snippet(**s)) not in have]
+            return [("notes", created), *add_snippets(note, snippets, "md:snippet:")]
+        return [("notes", created), *replace_snippets(note, snippets, "md:snippet:")]
 
     return save

@@ -1,5 +1,5 @@
 """The `## Snippets` section of a markdown note, as Lablog's markdown export writes it
-(`exporters._snippet_markdown`), read back into snippets.
+(`exporters.snippet_markdown`), read back into snippets.
 
 Each snippet is a quote (`> ` lines, the last one `> — locator`), a fenced code block
 (the info string is its language), a `$$` equation or a `<url> text` link; the
