@@ -1,0 +1,393 @@
+#!/usr/bin/env python
+"""A lab on one server: several users with realistic vectors, one with a large collection.
+
+Fills USERS users with PASSAGES passages each and one user with BIG passages (vectors as in
+bench/search_latency.py: real corpus vectors mixed and perturbed, with real text), writes
+their snapshots as the index writer does, then measures on this machine:
+
+  - restart: the big user's first search after a restart (snapshot load + catch-up + the
+    search), and the answer when no snapshot is usable (by words, "warming up");
+  - throughput: the full results page (GET /search/?q=..., hybrid) from CLIENTS concurrent
+    clients against gunicorn with 3 sync workers (the production command), one note edit a
+    second going on through a real embed worker; searches/s, p50/p99, errors;
+  - memory: total RSS of the gunicorn processes once every process has served every user,
+    against the size of one copy of every index (with and without a memory budget);
+  - findable: save -> findable by meaning p50/p95 while the index worker rewrites the big
+    user's snapshot (compaction) and reconciles;
+  - profile: where the CPU of one results page goes (cProfile, in-process, top functions);
+  - savers: SAVERS processes (one user each) saving notes at once for a few seconds on
+    SQLite: saves/s and "database is locked" errors.
+
+    .venv/bin/python bench/lab_scale.py [--users 4] [--passages 5000] [--big 100000] [--clients 16]
+        [--seconds 20] [--savers 20] [--only restart,throughput,memory,findable,profile,savers]
+"""
+
+import argparse
+import cProfile
+import http.client
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, ROOT, Lab, load_json  # noqa: E402
+from search_latency import fill, free_port, pct  # noqa: E402
+
+SECTIONS = ("restart", "throughput", "memory", "findable", "profile", "savers")
+
+
+def session_cookie(user) -> str:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+class Gunicorn:
+    """The production command: 3 sync workers."""
+
+    def __init__(self, lab, workers=3, env=None):
+        self.port = free_port()
+        self.log = open(lab.var / f"gunicorn-{self.port}.log", "wb")
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "lablog.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--timeout", "120"],
+            cwd=ROOT, env={**lab.env, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.get("/healthz", {})
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def get(self, path, headers, conn=None):
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, body
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        parent = psutil.Process(self.proc.pid)
+        return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+
+
+def load(server, cookies, queries, clients, seconds, stop_edits=None):
+    """CLIENTS threads, each with its own connection, round-robin over users and queries."""
+    times, errors = [], []
+    deadline = time.monotonic() + seconds
+
+    def client(k):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        i = k
+        while time.monotonic() < deadline:
+            cookie = cookies[i % len(cookies)]
+            path = "/search/?" + urlencode({"q": queries[(i * 7) % len(queries)], "mode": "hybrid"})
+            started = time.perf_counter()
+            try:
+                status, _ = server.get(path, {"Cookie": cookie}, conn)
+                if status != 200:
+                    errors.append(status)
+            except Exception as exc:  # counted, and the client reconnects
+                errors.append(type(exc).__name__)
+                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+            times.append((time.perf_counter() - started) * 1000)
+            i += clients
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.perf_counter() - began
+    return {
+        "searches_per_s": round(len(times) / took, 1), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
+        "errors": len(errors), "requests": len(times),
+    }
+
+
+def editor(user, corpus, stop: threading.Event, every=1.0):
+    """One edit a second (a note of `user`), committed and enqueued as a save is."""
+    from django.db import connection
+
+    from notes.models import Note
+
+    notes = list(Note.objects.filter(user=user).order_by("pk")[:50])
+    k = 0
+    while not stop.wait(every):
+        note = Note.objects.get(pk=notes[k % len(notes)].pk)
+        note.apply_edit(base_version=note.version, title=note.title, body=corpus[k % len(corpus)]["body"][:600] + f"\n\nEdit {k}.")
+        k += 1
+    connection.close()
+    return k
+
+
+def _embed_once(embed):
+    cache = {}
+
+    def cached(texts, **kwargs):
+        key = (tuple(texts), tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = embed(texts, **kwargs)
+        return cache[key]
+
+    return cached
+
+
+def section_restart(out, big):
+    from search import embedding, hnsw, services
+    from search.hnsw import files
+
+    embedding.embed_query("the query model is loaded before a restart is timed", embedding.model_name())
+    hnsw.forget()
+    started = time.perf_counter()
+    hnsw.get_index(big.pk)
+    out["restart_index_load_s"] = round(time.perf_counter() - started, 3)
+    hnsw.forget()
+    started = time.perf_counter()
+    page = services.search(big, "diffusion models for image generation", mode="hybrid")
+    out["restart_first_search_s"] = round(time.perf_counter() - started, 3)
+    assert page.hits
+    manifest = files.manifest_path(big.pk, embedding.model_name())
+    saved = manifest.read_text()
+    manifest.unlink()
+    hnsw.forget()
+    started = time.perf_counter()
+    page = services.search(big, "diffusion models for image generation", mode="hybrid")
+    out["no_snapshot_first_search_s"] = round(time.perf_counter() - started, 3)
+    out["no_snapshot_warming_up"] = hnsw.warming_up(big.pk)
+    manifest.write_text(saved)
+    hnsw.forget()
+
+
+def section_throughput(out, lab, users, cookies, queries, corpus, clients, seconds):
+    lab.worker(queues="default,embed")
+    server = Gunicorn(lab)
+    try:
+        for cookie in cookies:  # every process loads every user's index (so memory is comparable)
+            for _ in range(6):
+                server.get("/search/?" + urlencode({"q": queries[0], "mode": "hybrid"}), {"Cookie": cookie})
+        out["throughput_quiet"] = load(server, cookies, queries, clients, seconds)
+        stop = threading.Event()
+        edits = threading.Thread(target=editor, args=(users[0], corpus, stop))
+        edits.start()
+        out["throughput_with_edits"] = load(server, cookies, queries, clients, seconds)
+        stop.set()
+        edits.join()
+        out["throughput_single_client"] = load(server, cookies[:1], queries, 1, seconds / 2)
+        out["rss_gunicorn_3_workers_mb"] = round(server.rss_mb(), 1)
+    finally:
+        server.stop()
+
+
+def section_memory(out, lab, everyone, cookies, queries):
+    from search import hnsw
+
+    one_copy = 0
+    for user in everyone:
+        one_copy += hnsw.get_index(user.pk).nbytes()
+    out["one_copy_of_every_index_mb"] = round(one_copy / 2**20, 1)
+    for budget in ("0", str(max(64, int(one_copy / 2**20 / 3)))):
+        server = Gunicorn(lab, env={"SEARCH_INDEX_MEMORY_MB": budget})
+        try:
+            idle = server.rss_mb()
+            for _ in range(3):
+                for cookie in cookies:
+                    for _ in range(4):
+                        server.get("/search/?" + urlencode({"q": queries[1], "mode": "hybrid"}), {"Cookie": cookie})
+            out[f"rss_3_workers_budget_{budget}mb"] = {"idle_mb": round(idle, 1), "after_every_user_mb": round(server.rss_mb(), 1)}
+        finally:
+            server.stop()
+
+
+def section_findable(out, lab, user, big, corpus, edits):
+    from notes.models import Note
+    from search import hnsw
+    from search.models import Passage
+    from search.tasks import reconcile, snapshot_user
+
+    lab.worker(queues="default,embed")
+    lab.worker(queues="index")
+    notes = list(Note.objects.filter(user=user).order_by("pk")[100 : 100 + edits + 1])
+    times = []
+    for k, note in enumerate(notes):
+        if k % 5 == 1:  # keep the index worker busy: a full rebuild of the big user, and reconcile
+            snapshot_user.apply_async(args=(big.pk,), kwargs={})
+            reconcile.delay()
+        before = set(Passage.objects.filter(note=note).values_list("pk", flat=True))
+        started = time.perf_counter()
+        note.apply_edit(base_version=note.version, title=note.title, body=corpus[(k * 13) % len(corpus)]["body"][:600] + f"\n\nEdit {k}.")
+        while True:
+            index = hnsw.get_index(user.pk)
+            new = set(Passage.objects.filter(note=note).exclude(vector=None).values_list("pk", flat=True)) - before
+            if new and new <= index.live:
+                break
+            if time.perf_counter() - started > 120:
+                raise TimeoutError("edit not findable within 120s")
+            time.sleep(0.005)
+        if k:
+            times.append((time.perf_counter() - started) * 1000)
+    out["findable_during_index_work_ms"] = {"p50": pct(times, 50), "p95": pct(times, 95), "max": round(max(times), 1)}
+
+
+def section_profile(out, user, queries):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    for q in queries[:5]:
+        client.get("/search/", {"q": q, "mode": "hybrid"})
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    n = 60
+    profile.enable()
+    for k in range(n):
+        client.get("/search/", {"q": queries[k % len(queries)], "mode": "hybrid"})
+    profile.disable()
+    out["profile_ms_per_page"] = round((time.perf_counter() - started) * 1000 / n, 1)
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(30)
+    out["profile_top"] = text.getvalue().splitlines()[:60]
+
+
+def _saver(args):
+    user_id, seconds, env = args
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import OperationalError
+
+    from notes.models import Note
+
+    user = get_user_model().objects.get(pk=user_id)
+    saves, locked, other = 0, 0, 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            Note.objects.create_note(user, title=f"Saved at {time.time()}", body="A note saved under load. " * 20)
+            saves += 1
+        except OperationalError as exc:
+            locked += "locked" in str(exc)
+            other += "locked" not in str(exc)
+    return saves, locked, other
+
+
+def section_savers(out, lab, savers, seconds):
+    from django.contrib.auth import get_user_model
+
+    ids = [get_user_model().objects.create_user(f"saver{k}", password="bench-saver-pw").pk for k in range(savers)]
+    env = {k: v for k, v in os.environ.items() if k in lab.env}
+    with multiprocessing.get_context("spawn").Pool(savers) as pool:
+        results = pool.map(_saver, [(pk, seconds, env) for pk in ids])
+    saves = sum(r[0] for r in results)
+    out["savers"] = {
+        "processes": savers, "seconds": seconds, "saves": saves, "saves_per_s": round(saves / seconds, 1),
+        "database_is_locked": sum(r[1] for r in results), "other_errors": sum(r[2] for r in results),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=4)
+    parser.add_argument("--passages", type=int, default=5000)
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--savers", type=int, default=20)
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    corpus, questions = load_json(DEFAULT_CORPUS), load_json(DEFAULT_QUERIES)
+    queries = [q["q"] for q in questions] + [n["title"] for n in corpus]
+    rng = np.random.default_rng(7)
+    out = {"users": args.users, "passages_each": args.passages, "big_user_passages": args.big}
+    with Lab("lab-scale") as lab:
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+
+        from search import hnsw
+
+        out["database"] = connection.vendor
+        User = get_user_model()
+        users = [User.objects.create_user(f"member{k}", password="bench-lab-pw") for k in range(args.users)]
+        big = User.objects.create_user("archivist", password="bench-lab-pw")
+        # fill() embeds the corpus for each user: the same texts, so embed them once.
+        import search.embedding
+
+        search.embedding.embed = _embed_once(search.embedding.embed)
+        started = time.perf_counter()
+        for user in users:
+            fill(user, corpus, args.passages, rng)
+        fill(big, corpus, args.big, rng)
+        out["fill_s"] = round(time.perf_counter() - started, 1)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE search_passage")
+        started = time.perf_counter()
+        for user in [*users, big]:
+            hnsw.write_snapshot(user.pk)
+        out["snapshots_written_s"] = round(time.perf_counter() - started, 1)
+        everyone = [*users, big]
+        cookies = [session_cookie(u) for u in everyone]
+        for name in SECTIONS:
+            if name not in only:
+                continue
+            print(f"  {name}...", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            if name == "restart":
+                section_restart(out, big)
+            elif name == "throughput":
+                section_throughput(out, lab, users, cookies, queries, corpus, args.clients, args.seconds)
+            elif name == "memory":
+                section_memory(out, lab, everyone, cookies, queries)
+            elif name == "findable":
+                section_findable(out, lab, users[0], big, corpus, args.edits)
+            elif name == "profile":
+                section_profile(out, users[0], queries)
+            elif name == "savers" and connection.vendor == "sqlite":
+                section_savers(out, lab, args.savers, min(args.seconds, 10))
+            print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    out["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    for key, value in out.items():
+        if key == "profile_top":
+            print("profile (cumulative):")
+            print("\n".join(value))
+        else:
+            print(f"{key:>32}: {value}")
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
