@@ -90,7 +90,7 @@ def test_main_pages_fit_the_screen_in_light_and_dark_with_no_errors_or_csp_viola
                 if SHOTS:
                     # Lazy images load as a reader scrolls; a full-page screenshot does not scroll.
                     page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
-                    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+                    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
                     Path(SHOTS).mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=f"{SHOTS}/{name}-{viewport['width']}-{scheme}.png", full_page=True)
             failures += [f"{scheme}/{width_name}: {p}" for p in reported(page, problems)]

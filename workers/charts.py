@@ -38,9 +38,9 @@ X_AXIS = ("guidance scale w", "")
 # Groups of lines inside one metric (cfg_text's rules).
 GROUPS = {"log": "log rule", "prob": "probability rule"}
 
-WIDTH, HEIGHT = 480, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 14, 16, 50
-INSET = 10
+WIDTH, HEIGHT = 360, 220  # near the size it is shown at (two per row), so its type stays readable
+LEFT, RIGHT, TOP, BOTTOM = 44, 10, 14, 40
+INSET = 8
 SERIES_COLOURS = 6  # .series-0 … .series-5 in lablog.css
 
 
