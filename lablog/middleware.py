@@ -31,6 +31,8 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if settings.DEBUG and response.status_code >= 500:
+            return response  # Django's debug page for a developer runs inline script
         if "Content-Security-Policy" not in response and response.get("Content-Type", "").startswith("text/html"):
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return response
