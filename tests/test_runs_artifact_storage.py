@@ -41,3 +41,17 @@ def test_deleting_a_run_deletes_its_stored_files(run, settings, django_capture_o
         run.delete()
     assert not default_storage.exists(big.path)
     assert not RunArtifact.objects.exists()
+
+
+def test_pages_listing_artifacts_do_not_load_their_bytes(run, auth_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    RunArtifact.store(run, "table.csv", b"w,accuracy\n" + b"0,0.1\n" * 10_000, "text/csv")
+    Run.objects.filter(pk=run.pk).update(status=Run.SUCCEEDED)
+    with CaptureQueriesContext(connection) as queries:
+        html = auth_client.get(reverse("workers:note_runnables", args=[run.runnable.note_id])).content.decode()
+    assert "table.csv" in html
+    artifact_reads = [q["sql"] for q in queries.captured_queries if "workers_runartifact" in q["sql"]]
+    assert artifact_reads and not any('"data"' in sql or ".data" in sql for sql in artifact_reads)

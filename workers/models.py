@@ -291,6 +291,12 @@ class LeaseLost(Exception):
     """This worker no longer holds the run (the reaper failed it, or another worker took it)."""
 
 
+class RunArtifactManager(models.Manager):
+    def get_queryset(self):
+        # Lists of artifacts (run cards, the API) never carry their bytes; read_bytes() loads them.
+        return super().get_queryset().defer("data")
+
+
 class RunArtifact(models.Model):
     """A file a run wrote (image, JSON, CSV, text).
 
@@ -308,8 +314,11 @@ class RunArtifact(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
 
+    objects = RunArtifactManager()
+
     class Meta:
         ordering = ["name"]
+        base_manager_name = "objects"
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="artifact_unique_name_per_run")]
 
     def __str__(self):

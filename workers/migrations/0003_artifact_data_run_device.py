@@ -10,6 +10,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterModelOptions(
+            name='runartifact',
+            options={'base_manager_name': 'objects', 'ordering': ['name']},
+        ),
         migrations.AddField(
             model_name='run',
             name='device_name',
