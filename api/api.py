@@ -14,7 +14,7 @@ from api import runs
 from api import schemas as s
 from api.models import ApiToken
 from exchange.uploads import declared_length
-from notes.models import EditConflict, Note, Paper, Snippet, parse_tags
+from notes.models import EditConflict, Note, Paper, Snippet, parse_tags, validate_body
 
 
 class PayloadTooLarge(Exception):
@@ -78,12 +78,6 @@ def _note_out(note: Note) -> dict:
     }
 
 
-def _check_body(body: str) -> None:
-    size = len(body.encode("utf-8", "surrogatepass"))
-    if size > settings.NOTE_BODY_MAX_BYTES:
-        raise ValidationError(f"body is {size:,} bytes, over the {settings.NOTE_BODY_MAX_BYTES:,}-byte limit")
-
-
 def _paper(user, paper_id):
     return get_object_or_404(Paper.objects.for_user(user), pk=paper_id) if paper_id is not None else None
 
@@ -104,7 +98,7 @@ def list_notes(request, limit: int = Query(50, ge=1, le=500), offset: int = Quer
 
 @notes.post("/", response=responses({201: s.NoteOut}))
 def create_note(request, payload: s.NoteCreate):
-    _check_body(payload.body)
+    validate_body(payload.body)
     paper = _paper(request.auth, payload.paper_id)
     note = Note.objects.create_note(
         request.auth, title=payload.title, body=payload.body, tags=_tags(payload.tags), paper=paper
@@ -126,7 +120,7 @@ def update_note(request, payload: s.NoteUpdate, note_id: int = Path(..., ge=1, l
     note = get_object_or_404(Note.objects.for_user(request.auth), pk=note_id)
     given = payload.model_fields_set
     body = payload.body if payload.body is not None else note.body
-    _check_body(body)
+    validate_body(body)
     try:
         note = note.apply_edit(
             base_version=payload.base_version,
@@ -179,13 +173,16 @@ def get_snippet(request, snippet_id: int = Path(..., ge=1, le=MAX_ID)):
     return _snippet_out(get_object_or_404(Snippet.for_user(request.auth), pk=snippet_id))
 
 
-@snippets.patch("/{snippet_id}", response=responses({200: s.SnippetOut}))
+@snippets.patch("/{snippet_id}", response=responses({200: s.SnippetOut, 409: s.SnippetConflict}))
 def update_snippet(request, payload: s.SnippetPatch, snippet_id: int = Path(..., ge=1, le=MAX_ID)):
     snippet = get_object_or_404(Snippet.for_user(request.auth), pk=snippet_id)
-    for name, value in payload.dict(exclude_unset=True).items():
-        if value is not None:
-            setattr(snippet, name, value)
-    return Status(200, _snippet_out(_save_snippet(snippet)))
+    fields = {n: v for n, v in payload.dict(exclude_unset=True).items() if v is not None and n != "base_version"}
+    try:
+        snippet = snippet.apply_edit(base_version=payload.base_version, **fields)
+    except EditConflict as conflict:
+        return Status(409, {"detail": f"the snippet was saved since version {payload.base_version}",
+                            "current": _snippet_out(conflict.current)})
+    return Status(200, _snippet_out(snippet))
 
 
 @snippets.delete("/{snippet_id}", response=responses({204: None}))
@@ -232,12 +229,22 @@ def get_paper(request, paper_id: int = Path(..., ge=1, le=MAX_ID)):
     return _paper_out(get_object_or_404(Paper.objects.for_user(request.auth), pk=paper_id))
 
 
-@papers.patch("/{paper_id}", response=responses({200: s.PaperOut, 409: s.Error}))
+@papers.patch("/{paper_id}", response=responses({200: s.PaperOut, 409: s.PaperConflict | s.Error}))
 def update_paper(request, payload: s.PaperPatch, paper_id: int = Path(..., ge=1, le=MAX_ID)):
     paper = get_object_or_404(Paper.objects.for_user(request.auth), pk=paper_id)
-    for name, value in payload.dict(exclude_unset=True).items():
-        setattr(paper, name, value if value is not None or name in PAPER_NULLABLE else "")
-    return _save_paper(paper) or Status(200, _paper_out(paper))
+    fields = {
+        name: value if value is not None or name in PAPER_NULLABLE else ""
+        for name, value in payload.dict(exclude_unset=True).items() if name != "base_version"
+    }
+    try:
+        with transaction.atomic():
+            paper = paper.apply_edit(base_version=payload.base_version, **fields)
+    except EditConflict as conflict:
+        return Status(409, {"detail": f"the paper was saved since version {payload.base_version}",
+                            "current": _paper_out(conflict.current)})
+    except IntegrityError:
+        return Status(409, {"detail": f"you already have a paper with arXiv id {fields.get('arxiv_id')}"})
+    return Status(200, _paper_out(paper))
 
 
 @papers.delete("/{paper_id}", response=responses({204: None}))

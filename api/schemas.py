@@ -80,8 +80,14 @@ class PaperOut(Schema):
     url: str
     abstract: str
     citation_key: str
+    version: int
     created: datetime
     updated: datetime
+
+
+class PaperConflict(Schema):
+    detail: str
+    current: PaperOut
 
 
 class PaperIn(Schema):
@@ -99,6 +105,9 @@ class PaperIn(Schema):
 
 
 class PaperPatch(Schema):
+    """Fields left out keep their value; base_version is the version the edit was made on."""
+
+    base_version: int = Field(..., ge=1)
     title: Text | None = Field(None, min_length=1, max_length=500)
     authors: Text | None = None
     year: int | None = Field(None, ge=1, le=32767)
@@ -122,8 +131,14 @@ class SnippetOut(Schema):
     url: str
     comment: str
     position: int
+    version: int
     created: datetime
     updated: datetime
+
+
+class SnippetConflict(Schema):
+    detail: str
+    current: SnippetOut
 
 
 class SnippetIn(Schema):
@@ -136,6 +151,9 @@ class SnippetIn(Schema):
 
 
 class SnippetPatch(Schema):
+    """Fields left out keep their value; base_version is the version the edit was made on."""
+
+    base_version: int = Field(..., ge=1)
     kind: SnippetKind | None = None
     text: Text | None = None
     locator: Text | None = Field(None, max_length=200)

@@ -1,10 +1,11 @@
 """Admin for staff. Note saves go through create_note/apply_edit so a change made here
 keeps a revision and is re-indexed like one made in the editor."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
-from notes.models import EditConflict, Note, NoteLink, Paper, Revision, Snippet, Tag
+from notes.models import EditConflict, Note, NoteLink, Paper, Revision, Snippet, Tag, validate_tags
 
 
 # Links typed without a scheme are https (Django 6's default, without its deprecation warning).
@@ -18,8 +19,17 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class VersionBumpingAdmin(admin.ModelAdmin):
+    """A change saved here is a new version, so a tab still editing the old one gets a conflict."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.version += 1
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(Paper)
-class PaperAdmin(admin.ModelAdmin):
+class PaperAdmin(VersionBumpingAdmin):
     list_display = ["title", "year", "arxiv_id", "user"]
     list_filter = ["user", "year"]
     search_fields = ["title", "authors", "arxiv_id", "citation_key"]
@@ -45,8 +55,20 @@ class RevisionInline(admin.TabularInline):
         return False
 
 
+class NoteAdminForm(forms.ModelForm):
+    class Meta:
+        model = Note
+        fields = "__all__"
+
+    def clean_tags(self):
+        tags = self.cleaned_data["tags"]
+        validate_tags([t.name for t in tags])  # the body's limit is checked by Note.clean()
+        return tags
+
+
 @admin.register(Note)
 class NoteAdmin(admin.ModelAdmin):
+    form = NoteAdminForm
     list_display = ["title", "user", "created", "updated", "version"]
     list_filter = ["user", "tags"]
     search_fields = ["title", "body"]
@@ -97,7 +119,7 @@ class RevisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Snippet)
-class SnippetAdmin(admin.ModelAdmin):
+class SnippetAdmin(VersionBumpingAdmin):
     list_display = ["__str__", "kind", "note", "position"]
     list_filter = ["kind"]
     formfield_overrides = URL_HTTPS

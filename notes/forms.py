@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from notes import arxiv
-from notes.models import Note, Paper, Snippet, parse_tags
+from notes.models import Note, Paper, Snippet, parse_tags, validate_body, validate_tags
 
 
 class NoteForm(forms.Form):
@@ -26,16 +26,13 @@ class NoteForm(forms.Form):
 
     def clean_body(self):
         body = self.cleaned_data["body"].replace("\r\n", "\n")
-        limit = settings.NOTE_BODY_MAX_BYTES
-        size = len(body.encode("utf-8"))
-        if size > limit:
-            raise forms.ValidationError(
-                f"This note is too long to save: {size:,} bytes, the limit is {limit:,}. Split it into several notes."
-            )
+        validate_body(body)
         return body
 
     def clean_tags(self):
-        return parse_tags(self.cleaned_data["tags"])
+        names = parse_tags(self.cleaned_data["tags"])
+        validate_tags(names)
+        return names
 
     @staticmethod
     def initial_for(note: Note) -> dict:
@@ -59,6 +56,8 @@ class EditNoteForm(NoteForm):
 
 class PaperForm(forms.ModelForm):
     url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    # The version the edit was made on (editing only): a save over a newer one is a conflict.
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
     class Meta:
         model = Paper
@@ -81,6 +80,12 @@ class PaperForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        if self.instance.pk:
+            self.fields["base_version"].initial = self.instance.version
+            self.fields["base_version"].required = True
+
+    def edited_fields(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
     def clean_arxiv_id(self):
         raw = self.cleaned_data["arxiv_id"].strip()
@@ -103,6 +108,17 @@ class PaperForm(forms.ModelForm):
 
 class SnippetForm(forms.ModelForm):
     url = forms.URLField(max_length=1000, required=False, assume_scheme="https", label="URL")
+    # The version the edit was made on (editing only): a save over a newer one is a conflict.
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["base_version"].initial = self.instance.version
+            self.fields["base_version"].required = True
+
+    def edited_fields(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
     class Meta:
         model = Snippet

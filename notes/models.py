@@ -7,6 +7,7 @@ Every row belongs to one user; views always look rows up through the owner
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -21,11 +22,45 @@ class OwnedQuerySet(models.QuerySet):
         return self.filter(user=user)
 
 
+# Limits every way in (web, API, importers, admin) meets, because they are checked here.
+MAX_TAGS_PER_NOTE = 64
+TAG_MAX_LENGTH = 64
+
+
+def validate_body(body: str) -> None:
+    limit = settings.NOTE_BODY_MAX_BYTES
+    size = len((body or "").encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise ValidationError(
+            f"This note is too long to save: {size:,} bytes, the limit is {limit:,}. Split it into several notes.",
+            code="body_too_long",
+        )
+
+
+def validate_tags(names) -> None:
+    names = list(names)
+    if len(names) > MAX_TAGS_PER_NOTE:
+        raise ValidationError(
+            f"A note can have at most {MAX_TAGS_PER_NOTE} tags; this one has {len(names):,}.", code="too_many_tags"
+        )
+    for name in names:
+        if len(name) > TAG_MAX_LENGTH:
+            raise ValidationError(
+                f"A tag is at most {TAG_MAX_LENGTH} characters; “{name[:30]}…” has {len(name)}.", code="tag_too_long"
+            )
+
+
+class TagQuerySet(OwnedQuerySet):
+    def prune(self, user_id) -> int:
+        """Delete the user's tags no note uses any more (tag lists show only tags in use)."""
+        return self.filter(user_id=user_id, notes__isnull=True).delete()[0]
+
+
 class Tag(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tags")
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=TAG_MAX_LENGTH)
 
-    objects = OwnedQuerySet.as_manager()
+    objects = TagQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -52,6 +87,8 @@ class Paper(models.Model):
     citation_key = models.CharField(max_length=200, blank=True)
     # Importers give each item a stable key so importing again updates, never duplicates.
     source_key = models.CharField(max_length=300, blank=True, db_index=True)
+    # Bumped by every edit; an edit names the version it was made on (as for notes).
+    version = models.PositiveIntegerField(default=1, editable=False)
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
 
@@ -82,11 +119,9 @@ class Paper(models.Model):
         super().save(*args, **kwargs)
         transaction.on_commit(lambda: signals.paper_changed.send(sender=Paper, paper_id=self.pk, user_id=self.user_id))
 
-    def delete(self, *args, **kwargs):
-        pk, user_id = self.pk, self.user_id
-        result = super().delete(*args, **kwargs)
-        transaction.on_commit(lambda: signals.paper_deleted.send(sender=Paper, paper_id=pk, user_id=user_id))
-        return result
+    def apply_edit(self, *, base_version: int, **fields) -> "Paper":
+        """Save an edit made on top of `base_version`; EditConflict when it was edited since."""
+        return versioned_edit(self, base_version, fields, exclude=["user"])
 
     @property
     def author_list(self) -> list[str]:
@@ -99,11 +134,32 @@ class Paper(models.Model):
 
 
 class EditConflict(Exception):
-    """A save based on a version that is no longer the latest; carries the current note."""
+    """A save based on a version that is no longer the latest; carries the current row
+    (a note, a paper or a snippet)."""
 
-    def __init__(self, current: "Note"):
-        super().__init__(f"note {current.pk} is at version {current.version}")
+    def __init__(self, current):
+        super().__init__(f"{current._meta.model_name} {current.pk} is at version {current.version}")
         self.current = current
+
+
+def versioned_edit(obj, base_version: int, fields: dict, exclude=()):
+    """Set `fields` on the latest `obj` if it is still at `base_version` (under a row lock), bump
+    its version and save; the row unchanged when they are what it has already (a repeated save).
+    Validates the model (its limits included) before saving."""
+    model = type(obj)
+    with transaction.atomic():
+        current = model.objects.select_for_update().get(pk=obj.pk)
+        changed = {name: value for name, value in fields.items() if getattr(current, name) != value}
+        if not changed:
+            return current
+        if current.version != base_version:
+            raise EditConflict(current)
+        for name, value in changed.items():
+            setattr(current, name, value)
+        current.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+        current.version += 1
+        current.save(update_fields=[*changed, "version", "updated"])
+    return current
 
 
 def derive_title(title: str, body: str) -> str:
@@ -123,7 +179,7 @@ def parse_tags(text: str) -> list[str]:
     """`"ML, #diffusion  guidance"` -> `["ml", "diffusion", "guidance"]` (order kept, no repeats)."""
     names = []
     for raw in re.split(r"[,\s]+", text or ""):
-        name = raw.strip().lstrip("#").strip().lower()[:64]
+        name = raw.strip().lstrip("#").strip().lower()
         if name and name not in names:
             names.append(name)
     return names
@@ -147,6 +203,7 @@ class NoteQuerySet(OwnedQuerySet):
             existing = self.filter(user=user, client_id=client_id).first()
             if existing:
                 return existing
+        validate_body(body)
         now = timezone.now()
         with transaction.atomic():
             note = self.model(
@@ -209,18 +266,20 @@ class Note(models.Model):
             lambda: signals.note_changed.send(sender=Note, note_id=pk, user_id=user_id, version=version)
         )
 
-    def delete(self, *args, **kwargs):
-        pk, user_id = self.pk, self.user_id
-        result = super().delete(*args, **kwargs)
-        transaction.on_commit(lambda: signals.note_deleted.send(sender=Note, note_id=pk, user_id=user_id))
-        return result
+    def clean(self):
+        validate_body(self.body)
 
     def tag_names(self) -> list[str]:
         return [t.name for t in self.tags.all()]
 
     def set_tags(self, names) -> None:
+        names = list(names)
+        validate_tags(names)
+        before = set(self.tags.values_list("pk", flat=True))
         tags = [Tag.objects.get_or_create(user_id=self.user_id, name=name)[0] for name in names]
         self.tags.set(tags)
+        if before - {t.pk for t in tags}:
+            Tag.objects.filter(pk__in=before).prune(self.user_id)
 
     def sync_links(self) -> None:
         """Store the [[wiki-links]] the body makes, for backlinks."""
@@ -248,6 +307,7 @@ class Note(models.Model):
         unless the stored text already equals this edit (a repeated or raced save).
         """
         title = derive_title(title, body)
+        validate_body(body)
         with transaction.atomic():
             current = Note.objects.select_for_update().get(pk=self.pk)
             wanted_tags = sorted(tags) if tags is not None else None
@@ -356,6 +416,8 @@ class Snippet(models.Model):
     comment = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0)
     source_key = models.CharField(max_length=300, blank=True, db_index=True)
+    # Bumped by every edit of its content (not by moving it); an edit names the version it was made on.
+    version = models.PositiveIntegerField(default=1, editable=False)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
 
@@ -377,11 +439,9 @@ class Snippet(models.Model):
         pk, note_id = self.pk, self.note_id
         transaction.on_commit(lambda: signals.snippet_changed.send(sender=Snippet, snippet_id=pk, note_id=note_id))
 
-    def delete(self, *args, **kwargs):
-        pk, note_id = self.pk, self.note_id
-        result = super().delete(*args, **kwargs)
-        transaction.on_commit(lambda: signals.snippet_deleted.send(sender=Snippet, snippet_id=pk, note_id=note_id))
-        return result
+    def apply_edit(self, *, base_version: int, **fields) -> "Snippet":
+        """Save an edit made on top of `base_version`; EditConflict when it was edited since."""
+        return versioned_edit(self, base_version, fields, exclude=["note"])
 
     def move(self, offset: int) -> None:
         """Move this snippet `offset` places up (negative) or down its note's list."""
@@ -413,5 +473,8 @@ class Snippet(models.Model):
         with transaction.atomic():
             for position, pk in enumerate((i for i in ordered_ids if i in own), start=1):
                 cls.objects.filter(pk=pk).update(position=position, updated=timezone.now())
+            # The note's passages follow its snippets' order: one change for the whole move.
+            note_id = note.pk
+            transaction.on_commit(lambda: signals.snippet_changed.send(sender=cls, snippet_id=None, note_id=note_id))
 
 

@@ -53,7 +53,7 @@ def test_other_users_ids_are_404(api, other_user):
         ("get", f"/api/notes/{theirs.pk}", None), ("patch", f"/api/notes/{theirs.pk}", {"base_version": 1}),
         ("delete", f"/api/notes/{theirs.pk}", None), ("get", f"/api/notes/{theirs.pk}/snippets", None),
         ("get", f"/api/papers/{paper.pk}", None), ("delete", f"/api/papers/{paper.pk}", None),
-        ("get", f"/api/snippets/{snippet.pk}", None), ("patch", f"/api/snippets/{snippet.pk}", {"text": "x"}),
+        ("get", f"/api/snippets/{snippet.pk}", None), ("patch", f"/api/snippets/{snippet.pk}", {"base_version": 1, "text": "x"}),
         ("post", "/api/notes/", {"title": "mine", "paper_id": paper.pk}),
     ]:
         response = api(method, path, body)
@@ -92,7 +92,7 @@ def test_paper_crud_and_duplicate_arxiv_id(api, user):
     assert created.status_code == 201 and created.json()["arxiv_id"] == "1706.03762"
     pid = created.json()["id"]
     assert api("post", "/api/papers/", {"title": "Dup", "arxiv_id": "1706.03762"}).status_code == 409
-    assert api("patch", f"/api/papers/{pid}", {"venue": "NeurIPS"}).json()["venue"] == "NeurIPS"
+    assert api("patch", f"/api/papers/{pid}", {"base_version": 1, "venue": "NeurIPS"}).json()["venue"] == "NeurIPS"
     assert api("post", "/api/papers/", {"title": ""}).status_code == 422
     assert api("post", "/api/papers/", {"title": "Bad url", "url": "not a url"}).status_code == 422
     assert api("delete", f"/api/papers/{pid}").status_code == 204
@@ -102,7 +102,7 @@ def test_paper_author_count_and_date_are_set_read_and_cleared_over_the_api(api, 
     created = api("post", "/api/papers/", {"title": "ITERTL", "author_count": 6, "published": "2024-06-27"}).json()
     assert (created["author_count"], created["published"], created["year"]) == (6, "2024-06-27", 2024)
     assert api("get", f"/api/papers/{created['id']}").json()["published"] == "2024-06-27"
-    patched = api("patch", f"/api/papers/{created['id']}", {"author_count": None, "published": None}).json()
+    patched = api("patch", f"/api/papers/{created['id']}", {"base_version": 1, "author_count": None, "published": None}).json()
     assert (patched["author_count"], patched["published"], patched["year"]) == (None, None, 2024)
     assert api("post", "/api/papers/", {"title": "Bad", "published": "27 Jun 2024"}).status_code == 422
     assert api("post", "/api/papers/", {"title": "Bad", "author_count": -1}).status_code == 422
@@ -113,7 +113,7 @@ def test_snippet_crud(api, user):
     created = api("post", f"/api/notes/{note.pk}/snippets", {"kind": "code", "text": "x = 1", "language": "python"})
     assert created.status_code == 201
     sid = created.json()["id"]
-    assert api("patch", f"/api/snippets/{sid}", {"comment": "why"}).json()["comment"] == "why"
+    assert api("patch", f"/api/snippets/{sid}", {"base_version": 1, "comment": "why"}).json()["comment"] == "why"
     assert api("post", f"/api/notes/{note.pk}/snippets", {"kind": "poem"}).status_code == 422
     assert [s["id"] for s in api("get", f"/api/notes/{note.pk}/snippets").json()] == [sid]
     assert api("delete", f"/api/snippets/{sid}").status_code == 204

@@ -87,7 +87,7 @@ def test_ten_megabyte_single_line_fails_alone(user):
     report = import_bytes(user, "log.txt", huge.encode(), fmt="log")
     failed = reasons(report)
     assert list(failed) == ["Paper - [2305.01625] Unlimiformer"]
-    assert "over the 1,000,000-byte limit" in failed["Paper - [2305.01625] Unlimiformer"]
+    assert "the limit is 1,000,000" in failed["Paper - [2305.01625] Unlimiformer"]
     # Nothing half-written: the failed entry's paper was rolled back with it.
     assert list(Paper.objects.filter(user=user).values_list("arxiv_id", flat=True)) == ["2101.03961"]
     assert Note.objects.filter(user=user).count() == 1

@@ -54,7 +54,7 @@ def test_another_user_may_have_the_same_arxiv_paper(auth_client, other_user, use
 
 def test_editing_a_paper_keeps_its_own_arxiv_id_valid(auth_client, user):
     paper = Paper.objects.create(user=user, title="Old title", arxiv_id="2303.17580")
-    response = auth_client.post(reverse("notes:paper_edit", args=[paper.pk]), {"title": "New title", "arxiv_id": "2303.17580v2"})
+    response = auth_client.post(reverse("notes:paper_edit", args=[paper.pk]), {"title": "New title", "arxiv_id": "2303.17580v2", "base_version": 1})
     assert response.status_code == 302
     paper.refresh_from_db()
     assert (paper.title, paper.arxiv_id) == ("New title", "2303.17580")
@@ -114,7 +114,7 @@ def test_author_count_and_date_are_edited_in_the_paper_form(auth_client, user):
     form_html = auth_client.get(reverse("notes:paper_edit", args=[paper.pk])).content.decode()
     assert 'name="author_count"' in form_html and 'type="date"' in form_html
     response = auth_client.post(reverse("notes:paper_edit", args=[paper.pk]), {
-        "title": "ITERTL", "author_count": "6", "published": "2024-06-27", "year": "2019",
+        "title": "ITERTL", "author_count": "6", "published": "2024-06-27", "year": "2019", "base_version": 1,
     })
     assert response.status_code == 302
     paper.refresh_from_db()

@@ -61,7 +61,7 @@ def test_editing_in_place_gives_a_form_then_the_updated_snippet(auth_client, not
     form = auth_client.get(reverse("notes:snippet_edit", args=[snippet.pk]), **HX).content.decode()
     assert f'id="snippet-{snippet.pk}"' in form and "<form" in form and "old words" in form
     prefix = f"s{snippet.pk}-"
-    data = {prefix + "kind": "quote", prefix + "text": "new words", prefix + "locator": "§2"}
+    data = {prefix + "kind": "quote", prefix + "text": "new words", prefix + "locator": "§2", prefix + "base_version": 1}
     html = auth_client.post(reverse("notes:snippet_edit", args=[snippet.pk]), data, **HX).content.decode()
     assert "new words" in html and "Save snippet" not in html
     snippet.refresh_from_db()

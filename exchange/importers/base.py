@@ -9,11 +9,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from notes import arxiv
-from notes.models import Note, Paper, Snippet, derive_title
+from notes.models import Note, Paper, Snippet, derive_title, validate_body
 
 KINDS = ("notes", "papers", "snippets", "runs")
 
@@ -84,17 +84,13 @@ def run_items(ctx: Context, items: list[Item], progress: Callable[[int, int], No
                     ctx.report.count(kind, created)
         except ItemError as exc:
             ctx.report.fail(item.label, str(exc))
+        except ValidationError as exc:  # a limit of the models (body size, tags per note, tag length)
+            ctx.report.fail(item.label, "; ".join(exc.messages))
         except Exception as exc:  # noqa: BLE001 - one broken item must not stop the others
             ctx.report.fail(item.label, f"{type(exc).__name__}: {exc}")
         if progress:
             progress(done, total)
     return ctx.report
-
-
-def _check_body(body: str) -> None:
-    size = len(body.encode("utf-8", "surrogatepass"))
-    if size > settings.NOTE_BODY_MAX_BYTES:
-        raise ItemError(f"text is {size:,} bytes, over the {settings.NOTE_BODY_MAX_BYTES:,}-byte limit for a note")
 
 
 def unique_title(ctx: Context, title: str, source_key: str, note: Note | None = None) -> str:
@@ -116,7 +112,7 @@ def upsert_note(ctx: Context, *, source_key: str, title: str, body: str, tags=()
                 dedupe_title: bool = True, existing: Note | None = None) -> tuple[Note, bool]:
     """Create the note with this source key, or edit it (a revision keeps the old text); `existing`
     is the note when the import knows it otherwise (this account's own export)."""
-    _check_body(body)
+    validate_body(body)
     title = derive_title(title, body)
     existing = existing or Note.objects.for_user(ctx.user).filter(source_key=source_key).first()
     if dedupe_title:

@@ -4,7 +4,8 @@ from django.db.models import Count, F
 from django.shortcuts import get_object_or_404, redirect, render
 
 from notes.forms import PaperForm
-from notes.models import Paper
+from notes.models import EditConflict, Paper
+from notes.views.conflicts import conflict_context
 
 SORTS = {
     "title": [F("title").asc()],
@@ -36,13 +37,23 @@ def paper_detail(request, pk):
 
 @login_required
 def paper_form(request, pk=None):
-    """New paper (no pk) or edit one."""
+    """New paper (no pk) or edit one. An edit made on a version saved over since (another tab,
+    the API) is refused with 409 and both versions side by side."""
     paper = own_paper(request, pk) if pk else None
     form = PaperForm(request.POST or None, instance=paper, user=request.user)
+    context = {"form": form, "paper": paper}
     if request.method == "POST" and form.is_valid():
-        paper = form.save()
-        return redirect(paper)
-    return render(request, "notes/paper_form.html", {"form": form, "paper": paper})
+        if paper is None:
+            return redirect(form.save())
+        try:
+            paper = own_paper(request, pk).apply_edit(
+                base_version=form.cleaned_data["base_version"], **form.edited_fields()
+            )
+            return redirect(paper)
+        except EditConflict as conflict:
+            context |= conflict_context(form, conflict.current, kind="paper", take_theirs_url=request.path)
+            return render(request, "notes/paper_form.html", context, status=409)
+    return render(request, "notes/paper_form.html", context)
 
 
 @login_required

@@ -4,7 +4,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from notes.forms import SnippetForm
-from notes.models import Snippet
+from notes.models import EditConflict, Snippet
+from notes.views.conflicts import conflict_context
 from notes.views.notes import own_note
 
 
@@ -41,16 +42,24 @@ def snippet_detail(request, pk):
 
 @login_required
 def snippet_edit(request, pk):
-    """Edit in place: GET gives the form that replaces the snippet, POST gives the snippet back."""
+    """Edit in place: GET gives the form that replaces the snippet, POST gives the snippet back,
+    or the form again with both versions (409) when it was saved elsewhere since."""
     snippet = own_snippet(request, pk)
     form = SnippetForm(request.POST or None, instance=snippet, prefix=f"s{snippet.pk}")
+    context = {"snippet": snippet, "form": form}
     if request.method == "POST" and form.is_valid():
-        snippet = form.save()
+        try:
+            snippet = own_snippet(request, pk).apply_edit(
+                base_version=form.cleaned_data["base_version"], **form.edited_fields()
+            )
+        except EditConflict as conflict:
+            context |= conflict_context(form, conflict.current, kind="snippet", take_theirs_url=request.path)
+            return render(request, "notes/_snippet_form.html", context, status=409)
         if not request.htmx:
             return redirect(snippet.note)
         return render(request, "notes/_snippet.html", {"snippet": snippet})
     status = 422 if request.method == "POST" else 200
-    return render(request, "notes/_snippet_form.html", {"snippet": snippet, "form": form}, status=status)
+    return render(request, "notes/_snippet_form.html", context, status=status)
 
 
 @login_required
