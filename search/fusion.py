@@ -32,10 +32,11 @@ class Fusion:
 
 
 # Chosen by grouped 5-fold cross-validation over both dev sets (100 questions, 840
-# configurations; bench/search_quality.py --cv 5, figures in the README): min-max fusion with
-# meaning at 0.4 won in 4 of 5 folds' choices and overall; reciprocal-rank fusion lost there
-# (MRR@10 0.94 against 0.98), keyword ranking being much the stronger single mode on this corpus.
-DEFAULT = Fusion(method="minmax", semantic_weight=0.4, aggregate="best", depth=100)
+# configurations; bench/search_quality.py --cv 5, figures in the README): min-max fusion was
+# every fold's choice (meaning at 0.4 in four of five, 0.5 in one; depth 50 to 200), and
+# depth 200 the choice overall by a hair over 100. Reciprocal-rank fusion lost (MRR@10 0.94
+# against 0.98): keyword ranking is much the stronger single mode on this corpus.
+DEFAULT = Fusion(method="minmax", semantic_weight=0.4, aggregate="best", depth=200)
 
 
 def _contributions(ranking: Ranking, groups: dict[int, Group], fusion: Fusion) -> tuple[dict[int, float], dict[Group, float]]:
@@ -113,10 +114,10 @@ def _pin_firsts(ordered: list[tuple[Group, float]], firsts: list[Group], pin: in
     """Moves each ranking's first group up into the first `pin` places where fusion left it
     lower, the others keeping their order (a pinned group keeps its own score)."""
     place = {group: i for i, (group, _) in enumerate(ordered)}
-    pinned = {group for group in firsts if place[group] >= pin}
-    if not pinned:
+    keep = set(firsts)
+    if all(place[group] < pin for group in keep):
         return ordered
-    head = [item for item in ordered[:pin] if item[0] not in pinned]
-    head = head[: pin - len(pinned)] + [item for item in ordered if item[0] in pinned]
+    others = [item for item in ordered if item[0] not in keep]
+    head = sorted([item for item in ordered if item[0] in keep] + others[: max(0, pin - len(keep))], key=lambda item: place[item[0]])
     taken = {group for group, _ in head}
     return head + [item for item in ordered if item[0] not in taken]

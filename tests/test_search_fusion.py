@@ -95,3 +95,12 @@ def test_one_ranking_alone_is_kept_in_its_order_with_its_scores():
 def test_passages_filtered_out_are_ignored():
     ordered, _ = fuse({"keyword": [(10, 3.0), (5, 9.0)], "semantic": [(5, 0.9), (21, 0.5)]}, GROUPS)
     assert {g for g, _ in ordered} == {("note", 1), ("note", 2)}
+
+
+def test_pinning_one_first_never_pushes_the_other_first_out():
+    # Words' first (note 1) is 3rd after fusion; meaning's first (note 9) is far below.
+    keyword = [(10, 9.0), (20, 8.9), (30, 8.8)] + [(n * 10, 1.0) for n in range(4, 31)]
+    semantic = [(91, 0.99)] + [(21, 0.98), (31, 0.97)] + [(n * 10 + 1, 0.5) for n in range(10, 31)]
+    ordered, _ = fuse({"keyword": keyword, "semantic": semantic}, GROUPS, Fusion("minmax", 0.4))
+    top3 = [g for g, _ in ordered[:3]]
+    assert ("note", 1) in top3 and ("note", 9) in top3
