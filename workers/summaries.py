@@ -42,7 +42,10 @@ def _metric_lines(metrics: dict, prefix: str = "") -> list[str]:
 def summary_text(run: Run, artifact_names: list[str]) -> str:
     kind = run.runnable.job
     title = f"{kind.title} ({run.kind})" if kind else run.kind
-    lines = [f"Run {run.pk}: {title}, {run.status}" + (f" on {run.device}" if run.device else "") + "."]
+    where = f" on {run.device}" if run.device else ""
+    if run.device_name:
+        where += f" ({run.device_name})"  # so "H200" or "Xeon" finds the runs made there
+    lines = [f"Run {run.pk}: {title}, {run.status}{where}."]
     if kind and kind.description:
         lines.append(kind.description)
     if run.params:
