@@ -56,3 +56,26 @@ def test_worker_announces_its_visible_gpus_with_name_and_memory(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbbb")
     assert devices.devices() == [{"type": "cuda", "name": "NVIDIA H200", "memory_bytes": 141 * 2**30}]
     assert jobworkers.worker_commands("gpu")[0][0] == {"CUDA_VISIBLE_DEVICES": "GPU-bbbb"}
+
+
+def test_gpus_are_read_from_nvidia_smi_and_narrowed_by_cuda_visible_devices(monkeypatch, tmp_path):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "0, GPU-1111-aaaa, NVIDIA H200, 143771"\n'
+        'echo "1, GPU-2222-bbbb, NVIDIA H200, 143771"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    gpus = devices.all_gpus()
+    assert [(g["index"], g["uuid"], g["name"], g["memory_bytes"]) for g in gpus] == [
+        (0, "GPU-1111-aaaa", "NVIDIA H200", 143771 * 2**20), (1, "GPU-2222-bbbb", "NVIDIA H200", 143771 * 2**20)]
+    assert [g["index"] for g in devices.visible_gpus({"CUDA_VISIBLE_DEVICES": "1,0"})] == [1, 0]
+    assert [g["index"] for g in devices.visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-2222"})] == [1]
+    assert devices.visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    out = io.StringIO()
+    call_command("jobworkers", "--print", stdout=out)
+    assert [line.split("--hostname ")[1] for line in out.getvalue().splitlines()] == ["gpu0@%h", "gpu1@%h"]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert devices.all_gpus() == []  # no nvidia-smi: no GPU
