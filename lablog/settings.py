@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from lablog.env import envbool, envint, envlist, envstr, var_dir
+from lablog.env import envbool, envfloat, envint, envlist, envstr, var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = var_dir()
@@ -43,6 +43,21 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 # Sign-up can be switched off once the researcher has an account.
 ALLOW_SIGNUP = envbool("ALLOW_SIGNUP", True)
 
+# Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto (is this HTTPS?)
+# and the address it appends to X-Forwarded-For. Off by default: without a proxy that
+# overwrites them, any client could send these headers itself.
+TRUSTED_PROXY = envbool("TRUSTED_PROXY", False)
+if TRUSTED_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Failed sign-ins (lablog/login_throttle.py): slowed from the 3rd, refused at 5 for one
+# account or 20 from one address, until LOGIN_THROTTLE_WINDOW seconds after the first.
+LOGIN_THROTTLE_WINDOW = envint("LOGIN_THROTTLE_WINDOW", 900)
+LOGIN_THROTTLE_ACCOUNT_LIMIT = envint("LOGIN_THROTTLE_ACCOUNT_LIMIT", 5)
+LOGIN_THROTTLE_ADDRESS_LIMIT = envint("LOGIN_THROTTLE_ADDRESS_LIMIT", 20)
+LOGIN_THROTTLE_SLOW_AFTER = envint("LOGIN_THROTTLE_SLOW_AFTER", 3)
+LOGIN_THROTTLE_DELAY = envfloat("LOGIN_THROTTLE_DELAY", 0.5)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -67,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "lablog.form_encoding.RefuseInvalidUtf8Middleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -203,7 +219,6 @@ NOTES_PER_PAGE = envint("NOTES_PER_PAGE", 20)
 if PRODUCTION:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production")
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)

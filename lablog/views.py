@@ -1,13 +1,17 @@
 import time
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
+from lablog import login_throttle
+from lablog.accounts import UsernameTaken, create_account
 from workers.liveness import alive_workers, redis_client
 
 
@@ -24,14 +28,43 @@ def signup(request):
         return redirect("notes:log")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save(commit=False)
-        # The first account runs the place: staff and superuser, so it can use the admin.
-        if not get_user_model().objects.exists():
-            user.is_staff = user.is_superuser = True
-        user.save()
-        login(request, user)
-        return redirect("notes:log")
+        try:
+            # The first account runs the place: staff and superuser, so it can use the admin.
+            user = create_account(form.save(commit=False))
+        except UsernameTaken:
+            form.add_error("username", "Someone just took this username; choose another.")
+        else:
+            login(request, user)
+            return redirect("notes:log")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Sign-in that slows down, then refuses, repeated failures (lablog/login_throttle.py)."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = login_throttle.client_address(self.request)
+        verdict = login_throttle.check(username, address)
+        if verdict.refused:
+            minutes = -(-verdict.retry_after // 60)
+            raise forms.ValidationError(
+                f"Too many failed sign-ins. Sign-in is paused for this account or address; "
+                f"try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+                code="throttled",
+            )
+        login_throttle.wait(verdict)
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            login_throttle.failed(username, address)
+            raise
+        login_throttle.succeeded(username)
+        return cleaned
+
+
+class ThrottledLoginView(LoginView):
+    form_class = ThrottledAuthenticationForm
 
 
 def _timed(check):
@@ -66,6 +99,11 @@ def _workers():
 
 @never_cache
 def healthz(request):
+    """Up or down for anyone (a load balancer, a monitor); what each check found only for
+    staff, since its details name hosts, sockets and exceptions."""
     checks = {"database": _timed(_database), "redis": _timed(_redis), "workers": _timed(_workers)}
     ok = all(c["ok"] for c in checks.values())
-    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+    status = 200 if ok else 503
+    if not request.user.is_staff:
+        return JsonResponse({"ok": ok}, status=status)
+    return JsonResponse({"ok": ok, **checks}, status=status)
