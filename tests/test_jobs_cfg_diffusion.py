@@ -123,7 +123,7 @@ def test_two_jobs_on_one_host_train_the_same_checkpoint_without_colliding(user, 
     """Two runs of one config at once on one worker host (concurrency 2, one cache directory):
     each writes its own temporary file, both succeed, one whole checkpoint is left."""
     worker = celery_worker(queues=["gpu"], concurrency=2, extra_env={"RUNS_CACHE_DIR": str(tmp_path)})
-    params = {**TINY, "training_iterations": 300, "guidance_scales": [3.0]}
+    params = {**TINY, "guidance_scales": [3.0]}
     runnable = Runnable.objects.create(note=Note.objects.create_note(user, title="Twins"), kind="cfg_diffusion",
                                        params=params)
     runs = [runnable.start_run(), runnable.start_run()]

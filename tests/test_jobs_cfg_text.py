@@ -61,7 +61,7 @@ def test_with_no_model_configured_it_trains_its_own_and_shows_log_vs_prob_guidan
     m = run.metrics
     # Labelled for what it is: a toy trained here, on the job's text since the user has one short note.
     assert "tiny GPT-2" in m["model"] and "not a real language model" in m["model"]
-    assert "example text" in m["model"] and "you have 1 notes" in m["model"]
+    assert "example text" in m["model"] and "26 characters in your 1 note, under 20,000" in m["model"]
     for rule in RULES:
         for name in ("next_token_top1_rank_positive", "next_token_top1_p_positive",
                      "next_token_mass_outside_positive_top10", "next_token_entropy_bits",
@@ -133,7 +133,7 @@ def test_a_configured_model_is_used_and_a_failing_job_does_not_stop_the_worker(
 def test_the_tiny_model_learns_only_its_owners_notes(user, other_user):
     Note.objects.create_note(other_user, title="Mallory's secret", body="the launch code is 0000 " * 2000)
     text, corpus = cfg_text._corpus(user)
-    assert "example text" in corpus and "you have 0 notes" in corpus and "launch code" not in text
+    assert "example text" in corpus and "0 characters in your 0 notes" in corpus and "launch code" not in text
     for i in range(6):
         Note.objects.create_note(user, title=f"Log {i}", body=f"Ada's diffusion log entry {i}. " * 150)
     text, corpus = cfg_text._corpus(user)

@@ -234,7 +234,7 @@ def _corpus(user) -> tuple[str, str]:
     if size >= MIN_NOTES_CHARS:
         return "\n<|endoftext|>\n".join(parts), f"your {len(parts)} notes ({size / 1000:.0f} kB)"
     text = EXAMPLE_TEXT.read_text()
-    why = f"you have {len(parts)} notes ({size / 1000:.1f} kB), fewer than {MIN_NOTES_CHARS // 1000} kB"
+    why = f"{size:,} characters in your {len(parts)} note{'s' if len(parts) != 1 else ''}, under {MIN_NOTES_CHARS:,}"
     return text, f"the job's example text ({len(text) / 1000:.1f} kB of polite and rude answers; {why})"
 
 
