@@ -41,3 +41,23 @@ def test_save_and_run_from_the_standalone_form_goes_to_the_note_with_one_new_run
     page.wait_for_timeout(1500)  # a late second submit would land here
     assert Run.objects.count() == 2
     assert errors == []
+
+
+def test_add_and_run_from_the_standalone_add_page_goes_to_the_note(page, user):
+    from workers.liveness import Heartbeat, redis_client
+
+    note = Note.objects.create_note(user, title="A new sweep")
+    beat = Heartbeat("gpu0@lab", ["gpu", "gpu.cfg_diffusion"], kinds={"cfg_diffusion": {}})
+    redis_client().set(beat.key, beat.payload, ex=60)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"/runs/notes/{note.pk}/runnables/add/")
+        page.locator('a[data-kind="cfg_diffusion"]').click()
+        page.get_by_role("button", name="Add and run").dblclick()
+        page.wait_for_url(f"**/notes/{note.pk}/**")
+    finally:
+        redis_client().delete(beat.key)
+    run = Run.objects.get()
+    page.locator(f"#run-{run.pk}").wait_for()
+    assert Runnable.objects.count() == 1 and errors == []

@@ -48,9 +48,18 @@ def _saved(request, note, run=None):
     return redirect(url)
 
 
+def _on_note_page(request, note) -> bool:
+    """Whether the form sits in the note page's runnables panel (an htmx request from that page)."""
+    current = request.htmx.current_url_abs_path if request.htmx else None
+    return bool(current) and current.split("?")[0].split("#")[0] == note.get_absolute_url()
+
+
 def _form_context(request, note, kind, form, runnable):
-    # A page of its own (not the fragment the note's panel loads): after a save it leaves for the note.
-    standalone = request.POST.get("standalone") == "1" if request.method == "POST" else not request.htmx
+    # Anywhere but the note's panel (the runnable's own page, the add page), a save leaves for the note.
+    if request.method == "POST":
+        standalone = request.POST.get("standalone") == "1"
+    else:
+        standalone = not _on_note_page(request, note)
     return {"note": note, "kind": kind, "form": form, "runnable": runnable, "standalone": standalone}
 
 
