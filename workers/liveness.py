@@ -35,10 +35,6 @@ def alive_workers() -> list[dict] | None:
     return sorted((json.loads(v) for v in values if v), key=lambda w: w["hostname"])
 
 
-def queue_has_worker(queue: str) -> bool:
-    return any(queue in w["queues"] for w in alive_workers() or [])
-
-
 def workers_for_kind(kind: str, workers: list[dict] | None) -> list[dict]:
     """The live workers that announce they can run `kind`."""
     return [w for w in workers or [] if kind in w.get("kinds", {})]
