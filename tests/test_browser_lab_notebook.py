@@ -114,6 +114,10 @@ def test_the_run_chart_shows_each_guidance_scale_with_its_value_on_hover_and_a_t
     point.locator("circle").hover()
     expect(value).to_have_text(str(newest.metrics["accuracy"]["4"]).rstrip("0").rstrip(".") or "0")
     page.wait_for_function("el => getComputedStyle(el).opacity === '1'", arg=value.element_handle())
+    # Keyboard: Tab reaches the points, and focus shows the value too.
+    other = accuracy.locator('.point[data-x="1"]')
+    other.focus()
+    page.wait_for_function("el => getComputedStyle(el).opacity === '1'", arg=other.locator("text.value").element_handle())
     expect(accuracy.locator(".chart-table tbody tr")).to_have_count(4)
     # Captions say what the image shows; a click opens it full size.
     expect(card.locator(".artifacts figcaption").first).to_have_text("w = 0 · 4 samples per class")
