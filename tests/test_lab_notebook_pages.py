@@ -208,6 +208,10 @@ def test_the_search_page_has_no_list_of_every_paper_and_filters_by_title(auth_cl
     by_id = auth_client.get("/search/", {"q": "x", "mode": "keyword", "paper": Paper.objects.get(title="Paper 7").pk}).content.decode()
     assert 'value="Paper 7"' in by_id  # a link's id shows as the title
     assert "No paper titled" in auth_client.get("/search/", {"q": "x", "mode": "keyword", "paper": "Nope"}).content.decode()
+    # A title typed but not picked, changed in place (htmx fragment): the results say why the filter is ignored.
+    fragment = auth_client.get("/search/", {"q": "x", "mode": "keyword", "paper": "Pap"}, HTTP_HX_REQUEST="true",
+                               HTTP_HX_TARGET="search-results").content.decode()
+    assert "Paper: No paper titled “Pap”. (ignored)" in fragment
 
 
 # ---------------------------------------------------------------- task lists
