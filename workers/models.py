@@ -85,8 +85,7 @@ class RunQuerySet(models.QuerySet):
         """Queued runs whose message may never reach a worker: sending failed, the process died
         before sending, or it was sent long ago while a worker on its queue sits idle (the
         broker lost it, e.g. Redis restarted without its data)."""
-        now = now or timezone.now()
-        cutoff = now - datetime.timedelta(seconds=settings.RUNS_REDISPATCH_SECONDS)
+        cutoff = (now if now is not None else Now()) - datetime.timedelta(seconds=settings.RUNS_REDISPATCH_SECONDS)
         candidates = self.filter(status=Run.QUEUED, cancel_requested=False).filter(
             ~models.Q(dispatch_error="")
             | models.Q(dispatched__isnull=True, created__lt=cutoff)
@@ -188,8 +187,8 @@ class Run(models.Model):
             self.dispatch_error = "the task queue was unreachable; the run is sent again automatically once it is back"
             Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(dispatch_error=self.dispatch_error)
             return False
-        self.dispatched, self.dispatch_error = timezone.now(), ""
-        Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(dispatched=self.dispatched, dispatch_error="")
+        self.dispatched, self.dispatch_error = timezone.now(), ""  # this copy's guess; the row has the database's
+        Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(dispatched=Now(), dispatch_error="")
         return True
 
     @classmethod
@@ -211,9 +210,8 @@ class Run(models.Model):
     # --- state changes from the web ---------------------------------------------------
     def request_cancel(self) -> None:
         """A queued run is cancelled at once; a running one stops at its job's next check."""
-        now = timezone.now()
         cancelled = Run.objects.filter(pk=self.pk, status=Run.QUEUED).update(
-            status=Run.CANCELLED, finished=now, cancel_requested=True, step="cancelled before it started"
+            status=Run.CANCELLED, finished=Now(), cancel_requested=True, step="cancelled before it started"
         )
         Run.objects.filter(pk=self.pk, status=Run.RUNNING).update(cancel_requested=True)
         self.refresh_from_db()
