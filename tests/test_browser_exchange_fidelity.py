@@ -1,0 +1,62 @@
+"""In Chromium: an imported research-log entry reads as written (lines, lists, highlighted
+code) and a paper edited in two tabs shows the refused save beside the saved one."""
+
+import pytest
+
+from exchange.importers import import_path
+from notes.models import Note, Paper
+from tests.browser import *  # noqa: F401,F403
+from tests.browser import screenshot
+from tests.test_import_files import data_file
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def test_imported_log_entry_shows_its_lines_and_code(logged_in_page, live_server, user):
+    import_path(user, data_file("research-log.txt"))
+    galore = Note.objects.get(user=user, paper__arxiv_id="2403.03507")
+    page = logged_in_page
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            page.goto(f"{live_server.url}/notes/{galore.pk}/")
+            code = page.locator("pre.highlight code.language-python").first
+            code.wait_for()
+            assert "def __init__(self, params" in code.inner_text()
+            assert page.locator("pre.highlight .k").count() > 0  # keywords highlighted
+            screenshot(page, f"log-import-galore-{size}-{scheme}.png")
+    lines = Note.objects.get(user=user, paper__arxiv_id="2303.16634")
+    page.goto(f"{live_server.url}/notes/{lines.pk}/")
+    assert page.locator("text=Works quite well in mac").evaluate("e => e.tagName") == "P"
+
+
+def test_paper_edited_in_two_tabs_shows_both_versions(browser_context, live_server, user):
+    from tests.browser import log_in
+
+    paper = Paper.objects.create(user=user, title="Attention Is All You Need", venue="arXiv")
+    log_in(browser_context, live_server.url, user)
+    tab_a, tab_b = browser_context.new_page(), browser_context.new_page()
+    url = f"{live_server.url}/papers/{paper.pk}/edit/"
+    for tab in (tab_a, tab_b):
+        tab.goto(url)
+    tab_a.fill("#id_doi", "10.5555/3295222")
+    tab_a.click("text=Save paper")
+    tab_a.wait_for_url(f"{live_server.url}/papers/{paper.pk}/")
+    tab_b.fill("#id_venue", "NeurIPS")
+    tab_b.click("text=Save paper")
+    tab_b.locator(".conflict").wait_for()
+    assert "changed in another tab or device" in tab_b.locator(".conflict h2").inner_text()
+    row = tab_b.locator(".conflict-fields tr.differs", has_text="Venue")
+    assert "NeurIPS" in row.inner_text() and "arXiv" in row.inner_text()
+    for scheme in ("light", "dark"):
+        tab_b.emulate_media(color_scheme=scheme)
+        for size, viewport in SIZES.items():
+            tab_b.set_viewport_size(viewport)
+            screenshot(tab_b, f"paper-conflict-{size}-{scheme}.png")
+    tab_b.click("text=Keep mine")
+    tab_b.wait_for_url(f"{live_server.url}/papers/{paper.pk}/")
+    paper.refresh_from_db()
+    assert (paper.venue, paper.version) == ("NeurIPS", 3)
