@@ -61,6 +61,7 @@ def test_with_no_model_configured_it_trains_its_own_and_shows_log_vs_prob_guidan
     m = run.metrics
     # Labelled for what it is: a toy trained here, on the job's text since the user has one short note.
     assert "tiny GPT-2" in m["model"] and "not a real language model" in m["model"]
+    assert f"for {cfg_text.EXAMPLE_STEPS} steps" in m["model"]
     assert "example text" in m["model"] and "26 characters in your 1 note, under 20,000" in m["model"]
     for rule in RULES:
         for name in ("next_token_top1_rank_positive", "next_token_top1_p_positive",
@@ -74,7 +75,8 @@ def test_with_no_model_configured_it_trains_its_own_and_shows_log_vs_prob_guidan
     # What the post shows: at a large scale the log rule picks tokens far down the positive
     # prompt's list (a ratio of two small probabilities is large); the prob rule stays near its top.
     assert m["generated_max_rank_positive_log"]["10"] > 3 * m["generated_max_rank_positive_prob"]["10"], m
-    assert m["next_token_mass_outside_positive_top10_prob"]["10"] < m["next_token_mass_outside_positive_top10_log"]["10"] + 0.2
+    outside = "next_token_mass_outside_positive_top10"
+    assert m[f"{outside}_log"]["10"] > m[f"{outside}_prob"]["10"], m  # the log rule spreads to the tail
 
     table = _csv(run, "next_token.csv")
     assert len(table) == 3 * 2 * cfg_text.TOP_TOKENS
@@ -110,7 +112,8 @@ def test_a_configured_model_is_used_and_a_failing_job_does_not_stop_the_worker(
     assert run.status == Run.SUCCEEDED, f"{run.error}\n{run.traceback}"
     assert "tiny-gpt2 (the worker's CFG_TEXT_MODEL" in run.metrics["model"]
     # w=1 is no guidance under either rule: every token is the positive prompt's greedy choice.
-    assert run.metrics["generated_max_rank_positive_log"]["1"] == run.metrics["generated_max_rank_positive_prob"]["1"] == 1
+    worst = "generated_max_rank_positive"
+    assert run.metrics[f"{worst}_log"]["1"] == run.metrics[f"{worst}_prob"]["1"] == 1
     rows = _csv(run, "tokens.csv")
     assert {(r["guidance_scale"], r["rule"]) for r in rows if r["step"] == "0"} == {
         (w, rule) for w in ("1", "3", "5") for rule in RULES
@@ -132,12 +135,13 @@ def test_a_configured_model_is_used_and_a_failing_job_does_not_stop_the_worker(
 
 def test_the_tiny_model_learns_only_its_owners_notes(user, other_user):
     Note.objects.create_note(other_user, title="Mallory's secret", body="the launch code is 0000 " * 2000)
-    text, corpus = cfg_text._corpus(user)
-    assert "example text" in corpus and "0 characters in your 0 notes" in corpus and "launch code" not in text
+    text, corpus, from_notes = cfg_text._corpus(user)
+    assert not from_notes and "example text" in corpus and "0 characters in your 0 notes" in corpus
+    assert "launch code" not in text
     for i in range(6):
         Note.objects.create_note(user, title=f"Log {i}", body=f"Ada's diffusion log entry {i}. " * 150)
-    text, corpus = cfg_text._corpus(user)
-    assert corpus.startswith("your 6 notes") and "Ada's diffusion log entry 5" in text
+    text, corpus, from_notes = cfg_text._corpus(user)
+    assert from_notes and corpus.startswith("your 6 notes") and "Ada's diffusion log entry 5" in text
     assert "launch code" not in text and "polite" not in text
 
 

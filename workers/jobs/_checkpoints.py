@@ -4,8 +4,8 @@ Several jobs may run at once on one host (a worker with concurrency > 1, or one 
 GPU sharing RUNS_CACHE_DIR). Each writer writes its own uniquely named temporary file in the
 cache directory (`ctx.atomic_path`), flushes it to disk and renames it into place (atomic on
 POSIX), so a reader sees either no checkpoint or a whole one, and two writers of the same
-checkpoint never touch each other's file. The file begins with a digest of its payload: a file cut short by a crash, a full
-disk or a torn copy fails the check and is deleted, and the job trains again instead of
+checkpoint never touch each other's file. The file begins with a digest of its payload: a file
+cut short by a crash, a full disk or a torn copy fails the check and is deleted, and the job trains again instead of
 trusting it.
 """
 

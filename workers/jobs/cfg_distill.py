@@ -101,7 +101,8 @@ def run(ctx) -> None:
         ctx.save_artifact(f"grid_w{key}_side_by_side.png", _side_by_side(grids["cfg"], grids["distilled"]), "image/png")
         ctx.log(
             f"w={key}: accuracy CFG {metrics['accuracy_cfg'][key]:.3f} / distilled "
-            f"{metrics['accuracy_distilled'][key]:.3f} (unguided one call: {metrics['accuracy_conditional'][key]:.3f}), "
+            f"{metrics['accuracy_distilled'][key]:.3f} "
+            f"(unguided one call: {metrics['accuracy_conditional'][key]:.3f}), "
             f"distance to CFG samples {metrics['distance_to_cfg_distilled'][key]:.3f} (unguided: "
             f"{metrics['distance_to_cfg_conditional'][key]:.3f}), diversity {metrics['diversity_cfg'][key]:.3f} / "
             f"{metrics['diversity_distilled'][key]:.3f}, calls {metrics['calls_per_sample_cfg'][key]} / "

@@ -34,6 +34,13 @@ TINY_VERSION = 1  # bump when the tiny model, its tokenizer or its training chan
 TINY_CONFIG = {"n_embd": 96, "n_layer": 2, "n_head": 4, "n_positions": 64}
 TINY_VOCAB = 1024
 TINY_BATCH = 32
+# Training steps when the run leaves it to the job (training_steps = 0). On the 4.5 kB example
+# text 150 steps give a fluent model that does not yet memorise (trained to memorisation its
+# distributions are so peaked that both rules pick the same tokens at every scale); on a few
+# hundred kB of notes 450 steps give one whose log rule at w = 5 already promotes a token ranked
+# ~450th by the positive prompt to first, the post's point, in under a minute of one CPU core.
+EXAMPLE_STEPS = 150
+NOTES_STEPS = 450
 # Fewer characters of notes than this, and the tiny model learns the job's example text instead.
 MIN_NOTES_CHARS = 20_000
 MAX_CORPUS_CHARS = 400_000  # the most recent notes up to this size: training time is bounded anyway
@@ -56,7 +63,7 @@ def capabilities() -> dict:
 def cost(p: dict) -> float:
     # Forward passes: two branches per new token, per scale and rule, plus the tiny model's
     # training steps (a batch forward and backward, counted as three).
-    return 2 * p["max_new_tokens"] * len(p["guidance_scales"]) * len(RULES) + 3 * p["training_steps"]
+    return 2 * p["max_new_tokens"] * len(p["guidance_scales"]) * len(RULES) + 3 * (p["training_steps"] or NOTES_STEPS)
 
 
 def run(ctx) -> None:
@@ -180,8 +187,8 @@ def _tiny_model(ctx, device) -> _LM:
 
     from workers.jobs import _checkpoints
 
-    text, corpus = _corpus(ctx.run.runnable.note.user)
-    steps = ctx.params["training_steps"]
+    text, corpus, from_notes = _corpus(ctx.run.runnable.note.user)
+    steps = ctx.params["training_steps"] or (NOTES_STEPS if from_notes else EXAMPLE_STEPS)
     key = json.dumps({"version": TINY_VERSION, "config": TINY_CONFIG, "vocab": TINY_VOCAB, "batch": TINY_BATCH,
                       "steps": steps, "device": device.type, "corpus": hashlib.sha256(text.encode()).hexdigest()},
                      sort_keys=True)
@@ -219,9 +226,9 @@ def _tiny_model(ctx, device) -> _LM:
                label)
 
 
-def _corpus(user) -> tuple[str, str]:
+def _corpus(user) -> tuple[str, str, bool]:
     """The owner's notes (newest first, up to MAX_CORPUS_CHARS) when there are enough of them,
-    else the job's example text; and a description of which, for the run's label."""
+    else the job's example text; a description of which, for the run's label; whether notes."""
     from notes.models import Note
 
     parts, size = [], 0
@@ -232,10 +239,10 @@ def _corpus(user) -> tuple[str, str]:
         parts.append(part)
         size += len(part)
     if size >= MIN_NOTES_CHARS:
-        return "\n<|endoftext|>\n".join(parts), f"your {len(parts)} notes ({size / 1000:.0f} kB)"
+        return "\n<|endoftext|>\n".join(parts), f"your {len(parts)} notes ({size / 1000:.0f} kB)", True
     text = EXAMPLE_TEXT.read_text()
     why = f"{size:,} characters in your {len(parts)} note{'s' if len(parts) != 1 else ''}, under {MIN_NOTES_CHARS:,}"
-    return text, f"the job's example text ({len(text) / 1000:.1f} kB of polite and rude answers; {why})"
+    return text, f"the job's example text ({len(text) / 1000:.1f} kB of polite and rude answers; {why})", False
 
 
 def _train_tokenizer(text: str):
@@ -477,10 +484,11 @@ KIND = JobKind(
             f"A model a worker offers: {TINY_MODEL} (a tiny GPT-2 the worker trains on your notes) or a "
             "worker's own model (its CFG_TEXT_MODEL).",
         ),
-        # 150 steps: a fluent but not yet memorising model. Trained to memorisation its next-token
-        # distributions are so peaked that both rules pick the same tokens at every scale.
-        Param("training_steps", "int", 150, f"Training steps of {TINY_MODEL} (other models ignore it).",
-              min=10, max=2000),
+        Param(
+            "training_steps", "int", 0,
+            f"Training steps of {TINY_MODEL}; 0 = automatic: {NOTES_STEPS} on your notes, {EXAMPLE_STEPS} on the "
+            "job's example text (longer, the model memorises it). Other models ignore it.", min=0, max=2000,
+        ),
     ),
     run=run,
     queue="gpu",
