@@ -47,8 +47,8 @@ def is_code(line: str) -> bool:
         return False
     if _ASSIGNMENT.match(text) and not text.endswith((".", "?", "!")):
         # `Rating = 2 for cleaning` is prose: code after `=` has no run of plain words.
-        rhs = re.sub(r"\"[^\"]*\"|'[^']*'", "", text.split("=", 1)[1]).split("#")[0]
-        return not re.search(r"\b[a-z]{2,} [a-z]{2,} [a-z]{2,} [a-z]{2,}\b", rhs)
+        rhs = re.sub(r"\"[^\"]*\"|'[^']*'", "", text.split("=", 1)[1]).split("#")[0].strip()
+        return not re.search(r"\b[a-z]{2,} [a-z]{2,} [a-z]{2,} [a-z]{2,}\b|\b[a-z]+ [a-z]+ [a-z]+$", rhs)
     if _C_STATEMENT.search(text) or _DICT_ENTRY.match(text):
         return not text.endswith((".", "?", "!"))
     return bool(_CALL.match(text)) and " " not in text.split("(", 1)[0]
