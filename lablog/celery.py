@@ -1,5 +1,6 @@
-"""The Celery app. Queues: `default`, `embed` (search embedding), `index` (the one
-index writer, concurrency 1) and `gpu` (runnable jobs). Each app keeps the tasks that
+"""The Celery app. Queues: `default`, `embed` (search embedding), `index` (the search
+index writer: snapshots and reconcile, a worker of its own with concurrency 1, so its
+sweeps never delay embedding) and `gpu` (runnable jobs). Each app keeps the tasks that
 call its services (`search/tasks.py`, `exchange/tasks.py`, `workers/tasks.py`) and the
 app discovers them all; settings come from Django's settings under the CELERY_ prefix."""
 
