@@ -15,7 +15,7 @@ read once per question (and per context weight), every candidate configuration i
 offline through the app's own fusion code, each fold chooses on the other folds and is
 scored on its own questions (folds group the questions by their expected note, so no note
 is both chosen on and scored on). It prints the folds and the configuration chosen on all
-questions, which is what search/fusion.py's DEFAULT should be.
+questions, which is what search/fusion.py's CHOSEN should hold for the database it ran on.
 
     .venv/bin/python bench/search_quality.py [--corpus FILE] [--queries FILE ...] [--cv 5] [--json]
 
@@ -151,6 +151,8 @@ def folds_of(queries: list[dict], k: int) -> list[list[int]]:
 
 def read_replay_inputs(user, queries: list[dict]) -> dict:
     """What the offline replay needs, as JSON: each question's rankings, passage groups, note titles."""
+    from django.db import connection
+
     from notes.models import Note
     from search.models import Passage
 
@@ -159,12 +161,17 @@ def read_replay_inputs(user, queries: list[dict]) -> dict:
                      for r in read_rankings(user, queries)],
         "groups": dict(Passage.objects.filter(user=user, kind__in=("note", "snippet")).values_list("pk", "note_id")),
         "titles": dict(Note.objects.for_user(user).values_list("pk", "title")),
+        "vendor": connection.vendor,
     }
 
 
 def cross_validate(inputs: dict, queries: list[dict], floor: list, single: dict, k: int, log) -> dict:
-    from search.fusion import DEFAULT
-    from search.keyword import CONTEXT_WEIGHT
+    from django.db import connection
+
+    from search.fusion import CHOSEN
+    from search.keyword import CONTEXT_WEIGHTS as APP_CONTEXT_WEIGHTS
+
+    vendor = inputs.get("vendor", connection.vendor)
 
     started = time.monotonic()
     rankings = [
@@ -195,14 +202,14 @@ def cross_validate(inputs: dict, queries: list[dict], floor: list, single: dict,
     out["leaders"] = [(describe(c), metrics(ranks[c])) for c in sorted(configs, key=lambda c: selection_key(c, ranks, list(everyone)), reverse=True)[:12]]
     out["chosen_on_all"] = describe(final)
     out["chosen_on_all_metrics"] = metrics(ranks[final])
-    out["app_default"] = describe((CONTEXT_WEIGHT, DEFAULT))
-    app = (CONTEXT_WEIGHT, DEFAULT)
+    app = (APP_CONTEXT_WEIGHTS[vendor], CHOSEN[vendor])
+    out["app_default"] = f"{describe(app)} ({vendor})"
     out["app_default_metrics"] = metrics(ranks[app]) if app in ranks else None
     # Simple fusions to beat, with the app's context weight.
     from search.fusion import Fusion
 
     out["simple"] = {
-        "rrf k=60 0.5/0.5 depth 50": metrics(ranks[(2.0, Fusion("rrf", 0.5, 60, "best", 50))]),
+        "rrf k=60 0.5/0.5 depth 50": metrics(ranks[(APP_CONTEXT_WEIGHTS[vendor], Fusion("rrf", 0.5, 60, "best", 50))]),
         "minmax meaning=0.3 depth 50 (before)": metrics(ranks[(2.0, Fusion("minmax", 0.3, 60, "best", 50, pin=3))]),
     }
     return out
@@ -236,7 +243,7 @@ def print_cv(results: dict, folds: int, questions: int) -> None:
     print_metrics_row("hybrid, every question held out once", cv["held_out_hybrid"])
     print(f"chosen on all questions: {cv['chosen_on_all']}")
     print_metrics_row("  (in-sample)", cv["chosen_on_all_metrics"])
-    print(f"app's DEFAULT: {cv['app_default']}")
+    print(f"the app's: {cv['app_default']}")
     if cv["app_default_metrics"]:
         print_metrics_row("  (in-sample)", cv["app_default_metrics"])
     for name, m in cv["simple"].items():

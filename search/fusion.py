@@ -31,12 +31,24 @@ class Fusion:
     pin: int = 3  # each ranking's first group is never below this place
 
 
-# Chosen by grouped 5-fold cross-validation over both dev sets (100 questions, 840
-# configurations; bench/search_quality.py --cv 5, figures in the README): min-max fusion was
-# every fold's choice (meaning at 0.4 in four of five, 0.5 in one; depth 50 to 200), and
-# depth 200 the choice overall by a hair over 100. Reciprocal-rank fusion lost (MRR@10 0.94
-# against 0.98): keyword ranking is much the stronger single mode on this corpus.
-DEFAULT = Fusion(method="minmax", semantic_weight=0.4, aggregate="best", depth=200)
+# Chosen per database by grouped 5-fold cross-validation over both dev sets (100 questions,
+# 840 configurations; bench/search_quality.py --cv 5, folds and figures in the README):
+# min-max fusion was every fold's choice on both. The keyword scorers differ (FTS5's BM25
+# weighs words by rarity, PostgreSQL's ts_rank does not), so words count for more on SQLite.
+# Reciprocal-rank fusion lost on both (in-sample MRR@10 0.939 against 0.978 on SQLite,
+# 0.935 against 0.956 on PostgreSQL). The keyword side's title weight is search/keyword.py's CONTEXT_WEIGHTS.
+CHOSEN = {
+    "sqlite": Fusion(method="minmax", semantic_weight=0.4, aggregate="best", depth=200),
+    "postgresql": Fusion(method="minmax", semantic_weight=0.5, aggregate="best", depth=100),
+}
+
+
+def chosen() -> Fusion:
+    """The configuration for the database this process searches."""
+    from django.db import connection
+
+    return CHOSEN.get(connection.vendor, CHOSEN["sqlite"])
+
 
 
 def _contributions(ranking: Ranking, groups: dict[int, Group], fusion: Fusion) -> tuple[dict[int, float], dict[Group, float]]:
@@ -78,11 +90,12 @@ def _contributions(ranking: Ranking, groups: dict[int, Group], fusion: Fusion) -
 
 
 def fuse(
-    rankings: dict[str, Ranking], groups: dict[int, Group], fusion: Fusion = DEFAULT
+    rankings: dict[str, Ranking], groups: dict[int, Group], fusion: Fusion | None = None
 ) -> tuple[list[tuple[Group, float]], dict[Group, int]]:
     """(group, score) best first, and each group's best passage. `rankings` maps "keyword" /
     "semantic" to its passages; passages not in `groups` (filtered out, gone) are ignored.
     With one ranking, groups come in its order with their best passage's raw score."""
+    fusion = fusion or chosen()
     rankings = {mode: [(pk, raw) for pk, raw in ranking if pk in groups] for mode, ranking in rankings.items()}
     live = {mode: ranking for mode, ranking in rankings.items() if ranking}
     if len(live) <= 1:

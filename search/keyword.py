@@ -90,12 +90,17 @@ def ranked_words(words: list[str]) -> list[str]:
 
 
 # How much more a word in a passage's context (note title and heading) counts than one in its
-# text; chosen with the fusion constants by cross-validation (bench/search_quality.py).
-CONTEXT_WEIGHT = 2.0
+# text, per database; chosen with the fusion constants by cross-validation (search/fusion.py).
+CONTEXT_WEIGHTS = {"sqlite": 2.0, "postgresql": 1.0}
 
 
-def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float = CONTEXT_WEIGHT) -> list[tuple[int, float]]:
+def default_context_weight() -> float:
+    return CONTEXT_WEIGHTS.get(connection.vendor, CONTEXT_WEIGHTS["sqlite"])
+
+
+def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float | None = None) -> list[tuple[int, float]]:
     """(passage id, score) best first; higher score is better."""
+    context_weight = context_weight or default_context_weight()
     words = terms(query)
     if not words:
         return []

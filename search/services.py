@@ -239,15 +239,15 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
     filters = filters or SearchFilters()
     limit, offset = max(0, int(limit)), max(0, int(offset))
     rankings, groups = _ranked_candidates(user, query, mode, filters, depth(limit, offset))
-    ordered, best = fusion.fuse(rankings, groups)
+    ordered, best = fusion.fuse(rankings, groups, fusion.chosen())
     entries = _with_papers(ordered)
     hits = _hits(entries[offset : offset + limit], best)
     return SearchPage(hits, len(entries), mode, (time.perf_counter() - started) * 1000)
 
 
-def depth(limit: int, offset: int = 0, chosen: fusion.Fusion = fusion.DEFAULT) -> int:
+def depth(limit: int, offset: int = 0, chosen: fusion.Fusion | None = None) -> int:
     """Passages read from each ranking: the chosen depth, more for a deep page."""
-    return max(chosen.depth, 2 * (offset + limit))
+    return max((chosen or fusion.chosen()).depth, 2 * (offset + limit))
 
 
 # Related notes are about meaning: a pair of passages counts by its similarity times how
