@@ -32,11 +32,22 @@ METRICS = {
     "next_token_entropy_bits": ("Entropy of the guided next token", "bits"),
     "generated_max_rank_positive": ("Worst rank of a generated token", "under the positive prompt, 1 = most likely"),
     "generated_tokens_far_down_both": ("Generated tokens from far down both lists", "ranked below 100 by both prompts"),
+    # cfg_distill, one chart per quantity with a line per method (names end in _cfg / _distilled / _conditional)
+    "calls_per_sample": ("Network calls per sample", "forward passes over a whole sample"),
+    "seconds_per_sample": ("Time per sample", "s"),
+    "distance_to_cfg": ("Distance to the CFG sample", "mean pixel distance from the same noise"),
 }
 # The parameter a series is keyed by (every job kind sweeps the guidance scale today).
 X_AXIS = ("guidance scale w", "")
 # Groups of lines inside one metric (cfg_text's rules).
-GROUPS = {"log": "log rule", "prob": "probability rule"}
+GROUPS = {
+    "log": "log rule",
+    "prob": "probability rule",
+    # cfg_distill: guided against distilled against the plain conditional model, in one chart
+    "cfg": "CFG (2 calls a step)",
+    "distilled": "distilled (1 call a step)",
+    "conditional": "unguided (1 call a step)",
+}
 
 WIDTH, HEIGHT = 360, 220  # near the size it is shown at (two per row), so its type stays readable
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 14, 40

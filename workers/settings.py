@@ -24,7 +24,8 @@ RUNS_CACHE_DIR = Path(envstr("RUNS_CACHE_DIR", str(var_dir() / "cache" / "jobs")
 # torch CPU threads of a job on a worker without CUDA: the demo models are small, and on a shared
 # CPU torch's spinning worker threads made them up to 20× slower than one thread.
 RUNS_CPU_THREADS = envint("RUNS_CPU_THREADS", 1)
-# Local Hugging Face causal-LM directory used by the cfg_text job (empty: the kind is unavailable).
+# A local Hugging Face causal-LM directory a worker offers to cfg_text under its directory name
+# (empty: workers offer only the built-in notes-gpt).
 CFG_TEXT_MODEL = envstr("CFG_TEXT_MODEL", "")
 
 WORKERS_BEAT_SCHEDULE = {
