@@ -43,8 +43,6 @@ SEARCH_BEAT_SCHEDULE = {
 }
 # Reconcile leaves a source alone this long after its save (its own task is on the way).
 SEARCH_RECONCILE_GRACE_SECONDS = envint("SEARCH_RECONCILE_GRACE_SECONDS", 30)
-# Hybrid search: share of meaning (semantic) in the fused score; the rest is keyword.
-SEARCH_HYBRID_SEMANTIC_WEIGHT = envfloat("SEARCH_HYBRID_SEMANTIC_WEIGHT", 0.3)
 # Keyword ranking scores every passage that matches a query word (~1 µs each in FTS5), and
 # at 100k passages a common word matches half of them. Past this many matching rows, the
 # query's most common words are left out of the ranking (see search/keyword.py).
