@@ -267,7 +267,10 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     """The nearest notes by meaning, each with the pair of passages that connects them."""
     if note.user_id != user.pk or not note.searchable:
         return []
-    index = hnsw.get_index(user.pk)
+    try:
+        index = hnsw.get_index(user.pk)
+    except hnsw.WarmingUp:  # no snapshot to load yet: related notes come once the writer built it
+        return []
     own = list(
         Passage.objects.filter(note_id=note.pk, model=index.model)  # the note is the user's (checked above)
         .exclude(vector=None)
