@@ -60,3 +60,33 @@ def test_paper_edited_in_two_tabs_shows_both_versions(browser_context, live_serv
     tab_b.wait_for_url(f"{live_server.url}/papers/{paper.pk}/")
     paper.refresh_from_db()
     assert (paper.venue, paper.version) == ("NeurIPS", 3)
+
+
+def test_snippet_edited_in_two_tabs_shows_both_versions(browser_context, live_server, user):
+    from notes.models import Snippet
+    from tests.browser import log_in
+
+    note = Note.objects.create_note(user, title="Reading", body="Notes on attention.")
+    snippet = Snippet.objects.create(note=note, kind="quote", text="old words", locator="p. 1")
+    log_in(browser_context, live_server.url, user)
+    tab_a, tab_b = browser_context.new_page(), browser_context.new_page()
+    for tab in (tab_a, tab_b):
+        tab.goto(f"{live_server.url}/notes/{note.pk}/")
+        tab.click(f"#snippet-{snippet.pk} >> text=Edit")
+        tab.locator(f"#snippet-{snippet.pk} textarea").first.wait_for()
+    tab_a.fill(f"#id_s{snippet.pk}-text", "words from tab A")
+    tab_a.click("text=Save snippet")
+    tab_a.locator(f"#snippet-{snippet.pk}", has_text="words from tab A").wait_for()
+    tab_b.fill(f"#id_s{snippet.pk}-locator", "p. 2")
+    tab_b.click("text=Save snippet")
+    conflict = tab_b.locator(f"#snippet-{snippet.pk} .conflict")
+    conflict.wait_for()
+    assert "words from tab A" in conflict.inner_text()
+    for scheme in ("light", "dark"):
+        tab_b.emulate_media(color_scheme=scheme)
+        for size, viewport in SIZES.items():
+            tab_b.set_viewport_size(viewport)
+            screenshot(tab_b, f"snippet-conflict-{size}-{scheme}.png")
+    tab_b.click("text=Take the saved version")
+    tab_b.locator(f"#snippet-{snippet.pk} .conflict").wait_for(state="detached")
+    assert tab_b.locator(f"#id_s{snippet.pk}-text").input_value() == "words from tab A"
