@@ -159,6 +159,7 @@ def test_invalid_utf8_in_a_form_gets_a_message_and_nothing_is_saved(auth_client,
     assert response.status_code == 400
     html = response.content.decode()
     assert "not valid UTF-8" in html and "<code>title</code>, <code>body</code>" in html
+    assert "Sign out" in html  # the page as the signed-in user sees every page
     assert not Note.objects.exists()
 
 
