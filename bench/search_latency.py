@@ -194,12 +194,13 @@ def main() -> int:
 
         rss = rss_mb()
         started = time.perf_counter()
+        from search.hnsw import writer as hnsw_writer
+
         index = hnsw.UserIndex.from_database(user.pk, embedding.model_name())
         out["build_s"] = round(time.perf_counter() - started, 1)
         out["build_rss_mb"] = round(rss_mb() - rss, 1)
-        hnsw._indexes[(user.pk, embedding.model_name())] = index
         started = time.perf_counter()
-        path = index.save()
+        path = hnsw_writer.save(index)
         out["snapshot_write_s"] = round(time.perf_counter() - started, 2)
         out["snapshot_mb"] = round(path.stat().st_size / 2**20, 1)
         hnsw.forget()
