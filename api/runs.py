@@ -13,6 +13,7 @@ from api.schemas import MAX_ID, Error, Text
 from notes.models import Note
 from workers.jobs import get_kind
 from workers.models import Run, Runnable
+from workers.panel import worker_online
 
 router = Router(tags=["runs"])
 Id = Path(..., ge=1, le=MAX_ID)
@@ -55,6 +56,9 @@ class RunOut(Schema):
     error: str
     metrics: dict[str, Any]
     device: str
+    device_name: str
+    peak_memory_bytes: int | None
+    waiting_for: str = Field(description="What a queued run no live worker can take waits for; empty otherwise.")
     created: datetime
     started: datetime | None
     finished: datetime | None
@@ -71,9 +75,6 @@ def checked_params(kind_name: str, raw: dict) -> dict:
     kind = get_kind(kind_name)
     if kind is None:
         raise InvalidParams(f"no job kind {kind_name!r}")
-    available, reason = kind.available()
-    if not available:
-        raise InvalidParams(f"job kind {kind_name} is unavailable: {reason}")
     if "\\u0000" in json.dumps(raw):
         raise InvalidParams("parameters must not contain NUL characters")
     values, errors = kind.validate(raw)
@@ -89,8 +90,10 @@ def _runnable_out(r: Runnable) -> dict:
 def _run_out(run: Run) -> dict:
     return {
         **{f: getattr(run, f) for f in ("kind", "params", "status", "progress", "step", "error", "metrics", "device",
-                                         "created", "started", "finished")},
+                                         "device_name", "peak_memory_bytes", "created", "started", "finished")},
         "id": run.pk, "runnable_id": run.runnable_id, "log_tail": run.log_tail(),
+        # Whether a worker can run it is known from the workers' announcements, never from this process.
+        "waiting_for": run.waiting_for if run.status == Run.QUEUED and not worker_online(run.queue) else "",
         "artifacts": [
             {"name": a.name, "content_type": a.content_type, "size": a.size, "created": a.created,
              "download": f"/api/runs/{run.pk}/artifacts/{a.name}"}

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from api.models import ApiToken
 from notes.models import Note
 from workers.jobs import kinds
+from workers.liveness import Heartbeat, redis_client
 from workers.models import Run, RunArtifact, Runnable
 
 
@@ -83,3 +84,18 @@ def test_run_artifacts_are_listed_and_downloaded(api, user, kind, settings, tmp_
     assert response.status_code == 200 and response.content == b'{"fid": 9.8}'
     assert response["Content-Disposition"] == 'attachment; filename="metrics.json"'
     assert api("get", f"/api/runs/{run.pk}/artifacts/missing.json").status_code == 404
+
+
+def test_a_queued_run_says_what_it_waits_for_until_a_worker_that_can_run_it_is_live(api, user, kind):
+    note = Note.objects.create_note(user, title="Experiment", body="x")
+    runnable_id = api("post", f"/api/notes/{note.pk}/runnables", {"kind": kind.name, "params": {}}).json()["id"]
+    run = api("post", f"/api/runnables/{runnable_id}/runs", {}).json()
+    assert run["waiting_for"].startswith(f"waiting for a worker that can run {kind.name}")
+    queue = Run.objects.get(pk=run["id"]).queue
+    beat = Heartbeat("gpu0@lab", ["gpu", queue], kinds={kind.name: {}})
+    redis_client().set(beat.key, beat.payload, ex=60)
+    try:
+        live = api("get", f"/api/runs/{run['id']}").json()
+        assert live["waiting_for"] == "" and live["device_name"] == "" and live["peak_memory_bytes"] is None
+    finally:
+        redis_client().delete(beat.key)
