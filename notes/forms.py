@@ -165,16 +165,46 @@ class SnippetForm(forms.ModelForm):
         return data
 
 
-class LogFilterForm(forms.Form):
+class PaperTypeAhead(forms.Form):
+    """A paper filter typed, not picked from a list of every paper: its title (the type-ahead,
+    filled by notes:paper_suggest) or its id (links). Subclasses set `self.user`."""
+
+    paper = forms.CharField(required=False, label="Paper", max_length=500, widget=forms.TextInput(attrs={
+        "type": "search", "list": "paper-suggestions", "placeholder": "Any paper", "autocomplete": "off",
+    }))
+
+    def _named_paper(self, value: str):
+        papers = Paper.objects.for_user(self.user)
+        paper = papers.filter(pk=int(value)).first() if value.isdigit() and len(value) < 12 else None
+        return paper or papers.filter(title__iexact=value).order_by("pk").first()
+
+    def clean_paper(self):
+        """The paper's id, or None for any paper."""
+        value = " ".join((self.cleaned_data.get("paper") or "").split())
+        if not value:
+            return None
+        paper = self._named_paper(value)
+        if paper is None:
+            raise forms.ValidationError(f"No paper titled “{value[:80]}”.")
+        return paper.pk
+
+    def paper_title(self) -> str:
+        """What the type-ahead shows: the chosen paper's title (a link may have given its id)."""
+        value = (self.data.get("paper") or "").strip()
+        paper = self._named_paper(value) if value.isdigit() and len(value) < 12 else None
+        return paper.title if paper else value
+
+
+class LogFilterForm(PaperTypeAhead):
     q = forms.CharField(required=False)
     tag = forms.CharField(required=False)
-    paper = forms.ModelChoiceField(queryset=Paper.objects.none(), required=False, empty_label="Any paper")
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    field_order = ["q", "tag", "paper", "since", "until"]
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["paper"].queryset = Paper.objects.for_user(user).order_by("title")
+        self.user = user
 
     def filter(self, notes, *, by_tag=True):
         if not self.is_valid():
@@ -185,7 +215,7 @@ class LogFilterForm(forms.Form):
         if by_tag and data["tag"]:
             notes = notes.filter(tags__name=data["tag"].strip().lower())
         if data["paper"]:
-            notes = notes.filter(paper=data["paper"])
+            notes = notes.filter(paper_id=data["paper"])
         if data["since"]:
             notes = notes.filter(created__date__gte=data["since"])
         if data["until"]:

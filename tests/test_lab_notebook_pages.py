@@ -214,6 +214,18 @@ def test_the_search_page_has_no_list_of_every_paper_and_filters_by_title(auth_cl
     assert "Paper: No paper titled “Pap”. (ignored)" in fragment
 
 
+def test_the_log_filters_by_a_typed_paper_title_without_listing_every_paper(auth_client, user):
+    papers = [Paper.objects.create(user=user, title=f"Paper {i}") for i in range(50)]
+    Note.objects.create_note(user, title="About paper 7", body="x", paper=papers[7])
+    Note.objects.create_note(user, title="About paper 13", body="x", paper=papers[13])
+    html = auth_client.get(reverse("notes:log"), {"paper": "paper 7"}).content.decode()
+    assert 'list="paper-suggestions"' in html and "<option" not in html.split('id="paper-suggestions"')[1][:200]
+    assert "About paper 7" in html and "About paper 13" not in html
+    by_id = auth_client.get(reverse("notes:log"), {"paper": papers[13].pk}).content.decode()
+    assert 'value="Paper 13"' in by_id and "About paper 13" in by_id and "About paper 7" not in by_id
+    assert "No paper titled" in auth_client.get(reverse("notes:log"), {"paper": "Nope"}).content.decode()
+
+
 # ---------------------------------------------------------------- task lists
 
 

@@ -2,7 +2,8 @@
 
 from django import forms
 
-from notes.models import Paper, Tag
+from notes.forms import PaperTypeAhead
+from notes.models import Tag
 from search.services import SearchFilters
 
 MODES = [("hybrid", "Hybrid"), ("semantic", "Meaning"), ("keyword", "Words")]
@@ -11,16 +12,13 @@ KINDS = [("note", "Notes"), ("paper", "Papers"), ("snippet", "Snippets"), ("run"
 MAX_PAGE = 1000
 
 
-class SearchForm(forms.Form):
+class SearchForm(PaperTypeAhead):
     q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
     mode = forms.ChoiceField(choices=MODES, required=False, widget=forms.RadioSelect)
     tag = forms.ChoiceField(required=False)
-    # A type-ahead (notes:paper_suggest fills its datalist): a paper's title, or its id from a link.
-    paper = forms.CharField(required=False, label="Paper", max_length=500, widget=forms.TextInput(attrs={
-        "type": "search", "list": "paper-suggestions", "placeholder": "Any paper", "autocomplete": "off",
-    }))
     kind = forms.MultipleChoiceField(choices=KINDS, required=False, widget=forms.CheckboxSelectMultiple)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, widget=forms.HiddenInput)
+    field_order = ["q", "mode", "tag", "paper", "kind", "page"]
 
     def __init__(self, user, data, **kwargs):
         super().__init__(data, **kwargs)
@@ -33,26 +31,6 @@ class SearchForm(forms.Form):
         self.fields["tag"].choices = lambda: [("", "Any tag")] + [
             (t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)
         ]
-
-    def clean_paper(self):
-        """The paper's id, from its id (links) or its exact title (the type-ahead); None for any paper."""
-        value = " ".join((self.cleaned_data.get("paper") or "").split())
-        if not value:
-            return None
-        papers = Paper.objects.for_user(self.user)
-        paper = papers.filter(pk=int(value)).first() if value.isdigit() and len(value) < 12 else None
-        paper = paper or papers.filter(title__iexact=value).order_by("pk").first()
-        if paper is None:
-            raise forms.ValidationError(f"No paper titled “{value[:80]}”.")
-        return paper.pk
-
-    def paper_title(self) -> str:
-        """What the type-ahead shows: the chosen paper's title (a link may have given its id)."""
-        value = (self.data.get("paper") or "").strip()
-        if value.isdigit() and len(value) < 12:
-            title = Paper.objects.for_user(self.user).filter(pk=int(value)).values_list("title", flat=True).first()
-            return title or value
-        return value
 
     def search_args(self) -> dict:
         """Keyword arguments for the search service from the valid fields; a bad field is left out
