@@ -23,13 +23,12 @@ def warming_notice(user, page) -> str:
     return render_to_string("search/_meaning_warming_up.html", {"found": page}, request=request)
 
 
-def test_without_a_snapshot_search_answers_by_words_at_once_and_the_index_writer_builds_it(user, settings, celery_worker):
+def test_without_a_snapshot_search_answers_by_words_at_once_and_the_index_writer_builds_it(user, auth_client, settings, celery_worker):
     notes = index_notes(user)
     expected = semantic_results(user)
     settings.SEARCH_REQUEST_BUILD_MAX_VECTORS = 0  # as with a lab-sized collection
     files.remove(user.pk, hnsw.get_index(user.pk).model)
     hnsw.forget()  # a restarted web process
-    celery_worker(queues=["index"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
 
     started = time.perf_counter()
     page = services.search(user, "sourdough fridge", mode="hybrid")
@@ -38,6 +37,11 @@ def test_without_a_snapshot_search_answers_by_words_at_once_and_the_index_writer
     assert "Meaning search is warming up" in warming_notice(user, page)
     keyword_page = services.search(user, "sourdough fridge", mode="keyword")
     assert "warming up" not in warming_notice(user, keyword_page)  # nothing promised for a keyword search
+    html = auth_client.get("/search/", {"q": "sourdough fridge", "mode": "hybrid"}).content.decode()
+    assert "Meaning search is warming up" in html and notes[1].title in html  # what the user sees
+
+    # The index writer starts only now: the snapshot the searches asked for waits in its queue.
+    celery_worker(queues=["index"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
 
     wait_until(lambda: hnsw.manifest_path(user.pk).exists(), 60, "the index writer wrote no snapshot")
     assert semantic_results(user) == expected
