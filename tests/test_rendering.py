@@ -1,6 +1,7 @@
 """What a reader sees when a note's Markdown is rendered."""
 
 import json
+import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -190,6 +191,16 @@ def test_code_css_is_the_generated_stylesheet_for_the_highlight_classes():
     css = (ROOT / "static/css/code.css").read_text()
     assert css == code_css()
     assert "pre.highlight .k {" in css and "pre.highlight {" in css
+
+
+def test_code_is_highlighted_in_dark_colours_on_a_dark_page_toggled_or_from_the_system():
+    css = code_css()
+    light_keyword = re.search(r"^pre\.highlight \.k \{ color: (#\w+)", css, re.M).group(1)
+    for dark in (":root[data-theme=dark] pre.highlight", ":root:not([data-theme=light]) pre.highlight"):
+        box = re.search(rf"^{re.escape(dark)} {{ background: (#\w+)", css, re.M).group(1)
+        keyword = re.search(rf"^{re.escape(dark)} \.k {{ color: (#\w+)", css, re.M).group(1)
+        assert box.lower() == "#0d1117" and keyword.lower() != light_keyword.lower()
+    assert css.index("@media (prefers-color-scheme: dark)") < css.index(":root:not([data-theme=light]) pre.highlight")
 
 
 # ---------------------------------------------------------------- math
