@@ -176,6 +176,10 @@ class HitOut(Schema):
     paper_id: int | None
     paper_title: str | None
     date: datetime | None
+    notes: list["HitOut"] = Field([], description="A paper hit: the found notes about that paper, beneath it.")
+
+
+HitOut.model_rebuild()
 
 
 class SearchOut(Schema):

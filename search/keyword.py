@@ -24,6 +24,8 @@ import time
 from django.conf import settings
 from django.db import connection
 
+from search.consistency import read_connection
+
 # Words that match almost every passage and only add noise to an OR query.
 STOPWORDS = frozenset(
     "a an and are as at be by for from has have how i in is it its of on or that the this to was what when "
@@ -125,7 +127,8 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
             "ORDER BY f.rank LIMIT %s"
         )
         params = [" OR ".join(f'"{w}"' for w in words), f"bm25({float(context_weight)}, 1.0)", user_id, limit]
-    with connection.cursor() as cursor:
+    # Inside a search's consistent view, rank the rows that view sees (the passages read next).
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(pk), float(rank)) for pk, rank in cursor.fetchall()]
 

@@ -54,3 +54,13 @@ def test_filters_narrow_the_hits(search, user):
 ])
 def test_bad_search_parameters_are_422(search, params):
     assert search(**params).status_code == 422
+
+
+def test_a_paper_hit_carries_the_found_notes_about_it(search, user):
+    paper = Paper.objects.create(user=user, title="Classifier-Free Diffusion Guidance")
+    assert indexing.index_paper(paper.pk) == "indexed"
+    about = note(user, "Guidance sweep log", "Swept the guidance scale of classifier-free diffusion guidance.", paper=paper)
+    body = search(q="classifier-free diffusion guidance", mode="keyword").json()
+    [hit] = [h for h in body["hits"] if h["paper_id"] == paper.pk]
+    assert hit["kind"] == "paper" and [n["note_id"] for n in hit["notes"]] == [about.pk]
+    assert hit["notes"][0]["title"] == "Guidance sweep log" and hit["notes"][0]["notes"] == []
