@@ -1,8 +1,13 @@
 """Listeners of the notes signals (sent after commit): each save enqueues indexing on
-queue `embed`. A broker that does not answer never fails the save: the error is logged
-and the reconcile task indexes the source once Redis is back."""
+queue `embed`, and a deleted account's index files are removed by the index worker. A
+broker that does not answer never fails the save: the error is logged and the reconcile
+task indexes the source once Redis is back."""
 
 import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete
 
 from notes import signals
 
@@ -52,6 +57,13 @@ def _snippet_changed(sender, note_id, **kwargs):
     _note_changed(sender, note_id)
 
 
+def _user_deleted(sender, instance, **kwargs):
+    from search.tasks import drop_user_index
+
+    user_id = instance.pk
+    transaction.on_commit(lambda: enqueue(drop_user_index, user_id))
+
+
 def connect() -> None:
     signals.note_changed.connect(_note_changed, dispatch_uid="search-note-changed")
     signals.note_deleted.connect(_note_deleted, dispatch_uid="search-note-deleted")
@@ -59,3 +71,4 @@ def connect() -> None:
     signals.paper_deleted.connect(_paper_deleted, dispatch_uid="search-paper-deleted")
     signals.snippet_changed.connect(_snippet_changed, dispatch_uid="search-snippet-changed")
     signals.snippet_deleted.connect(_snippet_changed, dispatch_uid="search-snippet-deleted")
+    post_delete.connect(_user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="search-user-deleted")

@@ -10,7 +10,7 @@ complete. The snapshot task also prunes old tombstones its snapshots cover.
 
 from celery import shared_task
 
-from search import indexing, reindex
+from search import hnsw, indexing, reindex
 from search.models import Passage
 
 RETRY = dict(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=8)
@@ -70,3 +70,9 @@ def snapshot_all() -> int:
     for user_id, model in behind:
         enqueue(snapshot_user, user_id, model)
     return len(behind)
+
+
+@shared_task(name="search.drop_user_index", queue="index", acks_late=True, **RETRY)
+def drop_user_index(user_id: int) -> None:
+    """A deleted account's index files go with it (the index worker's host holds them)."""
+    hnsw.drop_user(user_id)

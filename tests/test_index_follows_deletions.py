@@ -77,3 +77,22 @@ def test_deleting_a_user_reaches_the_index_for_each_of_their_notes(note, sent, d
         other.delete()
     assert sent == [("note_deleted", theirs.pk)]
     assert Note.objects.filter(pk=note.pk).exists()
+
+
+@pytest.mark.worker
+def test_a_deleted_users_index_files_are_removed_by_the_index_worker(user, settings, celery_worker):
+    from search import hnsw, indexing
+    from tests.waiting import wait_until
+
+    leaving = get_user_model().objects.create_user("leaving")
+    for who in (user, leaving):
+        indexing.index_note(Note.objects.create_note(who, title="Guidance", body="Classifier-free guidance trades diversity.").pk)
+        hnsw.write_snapshot(who.pk)
+    index_dir = hnsw.index_dir()
+    mine = sorted(p.name for p in index_dir.glob(f"user-{user.pk}-*"))
+    assert mine and list(index_dir.glob(f"user-{leaving.pk}-*"))
+    celery_worker(queues=["index"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
+
+    leaving.delete()
+    wait_until(lambda: not list(index_dir.glob(f"user-{leaving.pk}*")), 60, "the deleted user's index files are still there")
+    assert sorted(p.name for p in index_dir.glob(f"user-{user.pk}-*")) == mine  # nobody else's

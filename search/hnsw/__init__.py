@@ -17,9 +17,10 @@ from search.hnsw.files import index_dir, manifest_path
 from search.hnsw.files import info as snapshot_info
 from search.hnsw.registry import WarmingUp, forget, get_index, memory_in_use, wait_for_background_loads, warming_up
 from search.hnsw.user_index import UserIndex, current_seq, position
-from search.hnsw.writer import drop_model, write_snapshot
+from search.hnsw.writer import drop_model, drop_user, write_snapshot
 
 __all__ = [
-    "UserIndex", "WarmingUp", "current_seq", "drop_model", "forget", "get_index", "index_dir", "manifest_path",
+    "UserIndex", "WarmingUp", "current_seq", "drop_model",
+    "drop_user", "forget", "get_index", "index_dir", "manifest_path",
     "memory_in_use", "position", "snapshot_info", "wait_for_background_loads", "warming_up", "write_snapshot",
 ]

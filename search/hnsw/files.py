@@ -132,6 +132,12 @@ def remove(user_id: int, model: str) -> None:
         data.unlink(missing_ok=True)
 
 
+def remove_user(user_id: int) -> None:
+    """Every snapshot file of a deleted account, whatever the model."""
+    for path in index_dir().glob(f"user-{user_id}-*"):
+        path.unlink(missing_ok=True)
+
+
 def info(user_id: int, model: str | None = None) -> dict:
     try:
         manifest = json.loads(manifest_path(user_id, model).read_text())

@@ -61,3 +61,12 @@ def drop_model(user_id: int, model: str) -> None:
     registry.forget(user_id, model)
     with writer_lock(user_id):
         files.remove(user_id, model)
+
+
+def drop_user(user_id: int) -> None:
+    """A deleted account: its in-memory indexes and every snapshot file, so none of its
+    vectors outlive it on disk."""
+    registry.forget(user_id)
+    with writer_lock(user_id):
+        files.remove_user(user_id)
+    (files.index_dir() / f"user-{user_id}.lock").unlink(missing_ok=True)
