@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notes.models import Note
 from search import indexing
-from search.models import IndexedSource
+from search.models import IndexedSource, Passage
 from search.services import SearchFilters, search
 from tests.waiting import wait_until
 from workers.models import Run, RunArtifact, Runnable
@@ -65,9 +65,12 @@ def test_run_summary_lists_parameters_metrics_by_guidance_scale_and_outputs(user
     indexing.index_note(note.pk)
 
     [hit] = run_hits(user, "diversity")
-    assert "guidance_scales=0, 1" in hit.passage
-    assert "accuracy: 0=0.1234, 4=0.98" in hit.passage and "diversity: 0=3.5" in hit.passage
-    assert "grid_w4.png" in hit.passage and "succeeded on cpu" in hit.passage
+    assert hit.object_id == run.pk and "diversity" in hit.passage
+    # The summary may take several passages (the kind's description is one): together they list it all.
+    summary = "\n".join(Passage.objects.filter(run_id=run.pk).order_by("start").values_list("text", flat=True))
+    assert "guidance_scales=0, 1" in summary
+    assert "accuracy: 0=0.1234, 4=0.98" in summary and "diversity: 0=3.5" in summary
+    assert "grid_w4.png" in summary and "succeeded on cpu" in summary
 
 
 def test_a_failed_run_is_found_by_its_error(user):
