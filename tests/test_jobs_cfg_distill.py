@@ -1,6 +1,8 @@
 """cfg_distill end to end: adapters distilled from cfg_diffusion's cached digits DDPM reproduce
 guided sampling in one network call a step, on a real worker, results on the note."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -48,7 +50,10 @@ def test_distilled_adapters_match_guided_accuracy_at_half_the_network_calls(auth
     image = auth_client.get(reverse("workers:artifact", args=[run.pk, "grid_w4_side_by_side.png"]))
     assert image["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG")
     page = auth_client.get(reverse("workers:run", args=[run.pk])).content.decode()
-    assert "accuracy_distilled" in page
+    # One chart per quantity, CFG against distilled (and the unguided baseline) as its lines.
+    accuracy = re.search(r'<figure class="chart" data-metric="accuracy">.*?</figure>', page, re.S).group(0)
+    assert "CFG (2 calls a step)" in accuracy and "distilled (1 call a step)" in accuracy
+    assert 'data-metric="calls_per_sample"' in page
 
 
 def test_the_cost_cap_counts_every_phase():
