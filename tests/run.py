@@ -3,8 +3,9 @@
 
 PostgreSQL at 127.0.0.1:5432 (database `test`) and Redis at 127.0.0.1:6379 are used
 when they answer; otherwise the suite runs on SQLite and an embedded redis-server,
-as on a laptop. With PostgreSQL the whole suite runs on it, then the non-browser
-tests run again on SQLite so both database backends are exercised.
+as on a laptop. With PostgreSQL the whole suite runs on it, then everything but the
+browser tests and the demo-training tests (neither depends on the database engine) runs
+again on SQLite, so both database backends are exercised.
 CI (CI=true) must exercise PostgreSQL, so there a missing server is an error.
 """
 
@@ -56,8 +57,9 @@ def main() -> int:
             if postgres_answers():
                 print(f"tests: PostgreSQL at {PG_URL} (whole suite)")
                 codes.append(pytest(dict(env, DATABASE_URL=PG_URL), args))
-                print("tests: SQLite (everything but the browser tests)")
-                codes.append(pytest({k: v for k, v in env.items() if k != "DATABASE_URL"}, ["-m", "not browser", *args]))
+                # Browser tests and the training demos do not depend on the database engine: once is enough.
+                print("tests: SQLite (everything but the browser tests and the training demos)")
+                codes.append(pytest({k: v for k, v in env.items() if k != "DATABASE_URL"}, ["-m", "not browser and not jobs", *args]))
             elif os.environ.get("CI") == "true":
                 print(f"tests: CI must exercise PostgreSQL, but {PG_URL} does not answer", file=sys.stderr)
                 return 2

@@ -10,6 +10,9 @@ from workers.models import Run, Runnable
 from workers.runner import execute_run
 from workers.signals import run_finished
 
+# Training demos: run once, in the PostgreSQL pass of `make test` (they do not depend on the database engine).
+pytestmark = pytest.mark.jobs
+
 SMALL = {"diffusion_steps": "40", "training_iterations": "600", "guidance_scales": "0, 1, 3",
          "samples_per_class": "6", "seed": "1"}
 

@@ -11,6 +11,9 @@ from tests.waiting import wait_for_run_end
 from workers.jobs import get_kind
 from workers.models import Run, Runnable
 
+# Training demos: run once, in the PostgreSQL pass of `make test` (they do not depend on the database engine).
+pytestmark = pytest.mark.jobs
+
 BASE = {"diffusion_steps": "40", "training_iterations": "600", "seed": "1"}
 DISTILL = {**BASE, "guidance_scales": "2, 4", "trajectories_per_digit": "10", "adapter_iterations": "300",
            "samples_per_class": "6"}

@@ -13,6 +13,9 @@ from tests.waiting import wait_for_run_end
 from workers.jobs import cfg_text
 from workers.models import Run, Runnable
 
+# Training demos: run once, in the PostgreSQL pass of `make test` (they do not depend on the database engine).
+pytestmark = pytest.mark.jobs
+
 FORM = {
     **{p.name: p.format(p.default) for p in cfg_text.KIND.params},  # the form as a user first sees it
     "kind": "cfg_text", "guidance_scales": "1, 3, 10", "max_new_tokens": "10", "run": "1",
