@@ -6,6 +6,7 @@ own transaction, so a bad item fails alone and nothing is ever half-written.
 """
 
 import hashlib
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,6 +21,16 @@ KINDS = ("notes", "papers", "snippets", "runs")
 
 class ItemError(Exception):
     """An item that cannot be imported; the message is shown to the user as the reason."""
+
+
+def iso_date(value):
+    """An exported date or time (ISO 8601), None when absent; ItemError when it is not one."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ItemError(f"{value!r} is not an ISO date") from None
 
 
 @dataclass

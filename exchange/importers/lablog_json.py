@@ -10,24 +10,14 @@ is created twice, and a note edited since the export keeps its newer text.
 
 import json
 import re
-from datetime import datetime
 
 from django.db.models import Max
 
 from exchange import exporters, origin
-from exchange.importers.base import Item, ItemError, upsert_paper, upsert_snippet
+from exchange.importers.base import Item, ItemError, iso_date, upsert_paper, upsert_snippet
 from exchange.importers.lablog_runs import import_runnables
 from notes.models import Note, Paper, Revision, Snippet, Tag
 from search.models import DismissedRelated
-
-
-def _date(value):
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ItemError(f"{value!r} is not an ISO date") from None
 
 
 def load(text: str) -> dict:
@@ -104,14 +94,14 @@ def _paper_saver(entry, source):
         author_count = entry.get("author_count")
         if author_count is not None and (not isinstance(author_count, int) or author_count < 0):
             raise ItemError("author_count must be a whole number")
-        published = _date(entry.get("published"))
+        published = iso_date(entry.get("published"))
         paper, created = upsert_paper(
             ctx, source_key=entry["key"], arxiv_id=entry.get("arxiv_id") or "", title=entry["title"],
             year=entry.get("year"), author_count=author_count, published=published.date() if published else None,
             **fields,
         )
         if entry.get("created"):
-            Paper.objects.filter(pk=paper.pk).update(created=_date(entry["created"]))
+            Paper.objects.filter(pk=paper.pk).update(created=iso_date(entry["created"]))
         ctx.mapped[("paper", entry["key"])] = paper.pk
         return [("papers", created)]
 
@@ -155,7 +145,7 @@ def _note_saver(entry, source):
             _, made = Revision.objects.get_or_create(
                 note=note, version=rev["version"],
                 defaults={"title": rev.get("title") or "", "body": rev.get("body") or "", "tags": rev.get("tags") or "",
-                          "created": _date(rev.get("created")) or note.created},
+                          "created": iso_date(rev.get("created")) or note.created},
             )
             changed = changed or made
         ctx.mapped[("note", entry["key"])] = note.pk
@@ -172,7 +162,7 @@ def _note_saver(entry, source):
                 note, source_key=snip["key"], position=snip.get("position") or last + n, **fields
             )
             if snip.get("created"):
-                Snippet.objects.filter(pk=snippet.pk).update(created=_date(snip["created"]))
+                Snippet.objects.filter(pk=snippet.pk).update(created=iso_date(snip["created"]))
             saved.append(("snippets", snippet_created))
         if changed or created:
             note.notify_changed()
@@ -186,7 +176,7 @@ def _restore(ctx, note, entry, body, tags, paper, version, keep_current: bool) -
     edit); False when it has it already. A note saved here since (a higher version) keeps
     its newer text; what an older one had is kept as a revision before it is replaced."""
     title = entry["title"][:300]
-    created, updated = _date(entry.get("created")) or note.created, _date(entry.get("updated")) or note.updated
+    created, updated = iso_date(entry.get("created")) or note.created, iso_date(entry.get("updated")) or note.updated
     searchable = bool(entry.get("searchable", True))
     state = (title, body, sorted(tags), paper.pk if paper else None, version, searchable, created, updated)
     if state == (note.title, note.body, sorted(note.tag_names()), note.paper_id, note.version, note.searchable,

@@ -13,26 +13,16 @@ failed, saying so, and can be re-run with one click.
 import base64
 import binascii
 import hashlib
-from datetime import datetime
 
 from django.db import transaction
 
 from exchange import origin
-from exchange.importers.base import ItemError
+from exchange.importers.base import ItemError, iso_date
 from exchange.run_export import RUN_FIELDS, RUN_TIMES
 from workers.models import Run, RunArtifact, Runnable
 from workers.signals import run_finished
 
 INTERRUPTED = "interrupted: it was {status} when exported, so it was imported as failed"
-
-
-def _date(value):
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ItemError(f"{value!r} is not an ISO date") from None
 
 
 def _artifact_bytes(entry: dict) -> bytes:
@@ -52,7 +42,7 @@ def _runnable(note, entry: dict, same_account: bool) -> tuple[Runnable, bool]:
     pk = origin.own_pk(entry.get("key"), "runnable", same_account)
     if pk is not None and (found := Runnable.objects.filter(pk=pk, note=note).first()):
         return found, False
-    created_at = _date(entry.get("created"))
+    created_at = iso_date(entry.get("created"))
     if created_at and (found := Runnable.objects.filter(note=note, kind=entry["kind"], created=created_at).first()):
         return found, False
     params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
@@ -67,7 +57,7 @@ def _run(runnable, entry: dict, same_account: bool) -> tuple[Run, bool]:
     pk = origin.own_pk(entry.get("key"), "run", same_account)
     if pk is not None and (found := Run.objects.filter(pk=pk, runnable=runnable).first()):
         return found, False
-    times = {name: _date(entry.get(name)) for name in RUN_TIMES}
+    times = {name: iso_date(entry.get(name)) for name in RUN_TIMES}
     if times["created"] and (found := Run.objects.filter(runnable=runnable, created=times["created"]).first()):
         return found, False
     fields = {name: entry[name] for name in RUN_FIELDS if entry.get(name) is not None}
@@ -113,7 +103,7 @@ def import_runnables(ctx, note, entries, same_account: bool) -> list[tuple[str, 
                                                str(artifact.get("content_type") or "application/octet-stream"))
                 except ValueError as exc:
                     raise ItemError(str(exc)) from None
-                if made := _date(artifact.get("created")):
+                if made := iso_date(artifact.get("created")):
                     RunArtifact.objects.filter(pk=stored.pk).update(created=made)
             saved.append(("runs", created))
     return saved
