@@ -63,6 +63,16 @@ def load(path: Path, map_location=None):
     return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
 
 
+def load_or_retrain(ctx, path: Path, map_location=None):
+    """What a job calls: the saved object, or None (train again) when there is none or it was
+    damaged, which the run's log says."""
+    try:
+        return load(path, map_location=map_location)
+    except CorruptCheckpoint as exc:
+        ctx.log(f"discarded a damaged checkpoint, training again ({exc})")
+        return None
+
+
 def _discard(path: Path, data: bytes) -> None:
     # Remove it only if it is still the damaged file we read: a writer may have replaced it since.
     try:

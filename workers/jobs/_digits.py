@@ -49,11 +49,7 @@ def load_or_train(ctx, p: dict, device, progress_to: float = 60):
     model = network().to(device)
     schedule = noise_schedule(p["diffusion_steps"], device)
     checkpoint = ctx.cache_dir / f"digits-ddpm-{config_key(p, device)}.pt"
-    try:
-        state = _checkpoints.load(checkpoint, map_location=device)
-    except _checkpoints.CorruptCheckpoint as exc:
-        ctx.log(f"discarded a damaged checkpoint, training again ({exc})")
-        state = None
+    state = _checkpoints.load_or_retrain(ctx, checkpoint, map_location=device)
     if state is not None:
         model.load_state_dict(state)
         ctx.log(f"reused checkpoint {checkpoint.name}")

@@ -193,11 +193,7 @@ def _tiny_model(ctx, device) -> _LM:
                       "steps": steps, "device": device.type, "corpus": hashlib.sha256(text.encode()).hexdigest()},
                      sort_keys=True)
     checkpoint = ctx.cache_dir / f"notes-gpt-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    try:
-        saved = _checkpoints.load(checkpoint, map_location=device)
-    except _checkpoints.CorruptCheckpoint as exc:
-        ctx.log(f"discarded a damaged checkpoint, training again ({exc})")
-        saved = None
+    saved = _checkpoints.load_or_retrain(ctx, checkpoint, map_location=device)
     if saved is not None:
         tokenizer = Tokenizer.from_str(saved["tokenizer"])
         model = GPT2LMHeadModel(GPT2Config.from_dict(json.loads(saved["config"])))
