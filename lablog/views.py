@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 
 from lablog import login_throttle
 from lablog.accounts import UsernameTaken, create_account
+from search.hnsw import remote
 from workers.liveness import alive_workers, redis_client
 
 
@@ -77,6 +78,12 @@ def _timed(check):
     return {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
+def _searchd():
+    stats = remote.stats()
+    return {"pid": stats["pid"], "indexes": len(stats["held"]), "memory_mb": round(stats["memory_bytes"] / 2**20, 1),
+            "budget_mb": stats["budget_mb"]}
+
+
 def _database():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
@@ -106,4 +113,7 @@ def healthz(request):
     status = 200 if ok else 503
     if not request.user.is_staff:
         return JsonResponse({"ok": ok}, status=status)
+    if settings.SEARCH_INDEX_SOCKET:
+        # Without searchd, searches answer by words and say so: worth a look, not "down".
+        checks["searchd"] = _timed(_searchd)
     return JsonResponse({"ok": ok, **checks}, status=status)

@@ -26,6 +26,15 @@ SEARCH_REQUEST_BUILD_MAX_VECTORS = envint("SEARCH_REQUEST_BUILD_MAX_VECTORS", 20
 # In-memory indexes per process past this many MB: the least recently used are dropped
 # (about 1.7 kB per passage: 100k passages take ~170 MB). 0 = no limit.
 SEARCH_INDEX_MEMORY_MB = envint("SEARCH_INDEX_MEMORY_MB", 1024)
+# searchd's Unix socket (`manage.py searchd`, search/hnsw/daemon.py): when set, web
+# processes ask that one process per machine instead of each holding its own copy of the
+# indexes, and the memory budget above applies once per machine. Empty: each process holds
+# its own (tests, a single process).
+SEARCH_INDEX_SOCKET = envstr("SEARCH_INDEX_SOCKET", "")
+# How long a web process waits for searchd's answer before it searches by words and says
+# meaning search is warming up (searchd goes on loading the index meanwhile). A first load
+# of a 100k-passage snapshot takes under a second.
+SEARCH_INDEX_TIMEOUT = envfloat("SEARCH_INDEX_TIMEOUT", 2.0)
 # Compaction rebuilds a user's snapshot once this share of its elements is deleted.
 SEARCH_COMPACT_RATIO = envfloat("SEARCH_COMPACT_RATIO", 0.2)
 # Attempts before a source is shown as failed (the task retries with backoff in between).

@@ -5,6 +5,9 @@ the database. Each module has one job:
 - `files`: the snapshot format on disk (data file + manifest with its checksum);
 - `writer`: the one snapshot writer per user (the `index` queue's worker);
 - `registry`: this process's indexes (per-user load locks, warm-up, memory budget, reloads);
+- `serving`: whether searches use that registry or searchd's, the machine's one (setting
+  SEARCH_INDEX_SOCKET): `daemon` is searchd, `remote` a web process's side of it, `wire`
+  their messages;
 - `models_in_use`: which model's index serves a user during a model switch;
 - `rwlock`: the read-write lock around each in-memory index.
 
@@ -15,7 +18,8 @@ request path.
 
 from search.hnsw.files import index_dir, manifest_path
 from search.hnsw.files import info as snapshot_info
-from search.hnsw.registry import WarmingUp, forget, get_index, memory_in_use, wait_for_background_loads, warming_up
+from search.hnsw.registry import WarmingUp, memory_in_use, wait_for_background_loads
+from search.hnsw.serving import forget, get_index, warming_up
 from search.hnsw.user_index import UserIndex, current_seq, position
 from search.hnsw.writer import drop_model, drop_user, write_snapshot
 

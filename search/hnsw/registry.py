@@ -48,10 +48,12 @@ _loading: dict[Key, threading.Thread] = {}  # snapshot reloads in the background
 _loaded: dict[Key, UserIndex] = {}  # their results, swapped in by the next search
 
 
-def get_index(user_id: int, model: str | None = None) -> UserIndex:
+def get_index(user_id: int, model: str | None = None, searching: bool | None = None) -> UserIndex:
     """This process's index of the user for `model` (default: the model the user's searches
-    use), brought up to every committed vector. Raises WarmingUp when there is none to load."""
-    searching = model is None
+    use), brought up to every committed vector. Raises WarmingUp when there is none to load.
+    `searching`: the user's searches use `model` (true when it is not given; searchd is
+    told the model its caller's searches use), so other models' indexes of theirs go."""
+    searching = model is None if searching is None else searching
     state = position(user_id)
     model = model or models_in_use.searched(user_id, state[2])
     key = (user_id, model)
@@ -68,6 +70,12 @@ def warming_up(user_id: int) -> bool:
     """Whether this process's last search of the user found no index to load."""
     with _registry_lock:
         return any(k[0] == user_id and k not in _indexes for k in _asked)
+
+
+def held(user_id: int, model: str) -> UserIndex | None:
+    """The index this process holds for the user and model, as last caught up (no database
+    read), or None."""
+    return _lookup((user_id, model))
 
 
 def _lookup(key: Key) -> UserIndex | None:
@@ -150,6 +158,12 @@ def _evict(keep: Key) -> None:
 def memory_in_use() -> int:
     with _registry_lock:
         return sum(idx.nbytes() for idx in _indexes.values())
+
+
+def held_keys() -> list[Key]:
+    """(user id, model) of the indexes held, least recently used first."""
+    with _registry_lock:
+        return list(_indexes)
 
 
 def _discard(key: Key, idx: UserIndex) -> None:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from search.hnsw import files, models_in_use, registry
+from search.hnsw import files, models_in_use, serving
 from search.hnsw.user_index import UserIndex
 
 
@@ -57,8 +57,9 @@ def write_snapshot(user_id: int, model: str | None = None, *, compact: bool | No
 
 
 def drop_model(user_id: int, model: str) -> None:
-    """The user no longer searches with `model`: drop its in-memory index and snapshot."""
-    registry.forget(user_id, model)
+    """The user no longer searches with `model`: drop its in-memory indexes (here and in
+    searchd) and snapshot."""
+    serving.forget(user_id, model)
     with writer_lock(user_id):
         files.remove(user_id, model)
 
@@ -66,7 +67,7 @@ def drop_model(user_id: int, model: str) -> None:
 def drop_user(user_id: int) -> None:
     """A deleted account: its in-memory indexes and every snapshot file, so none of its
     vectors outlive it on disk."""
-    registry.forget(user_id)
+    serving.forget(user_id)
     with writer_lock(user_id):
         files.remove_user(user_id)
     (files.index_dir() / f"user-{user_id}.lock").unlink(missing_ok=True)
