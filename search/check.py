@@ -8,8 +8,8 @@ a model switch, the old and the new one), text-only rows counting as the source'
 from collections import Counter
 
 from notes.models import Note, Paper
-from search import hnsw, indexing
-from search.consistency import repeatable_read
+from search import hnsw, indexing, keyword_index
+from search.consistency import read_connection, repeatable_read
 from search.embedding import active_model
 from search.models import IndexedSource, Passage
 
@@ -31,6 +31,8 @@ def check_user(user_id: int, limit: int = 50) -> dict:
         problems.append(f"{len(missing)} vectors missing from the index, e.g. {sorted(missing)[:5]}")
     if extra := live - vectors:
         problems.append(f"{len(extra)} index entries with no passage, e.g. {sorted(extra)[:5]}")
+    if problem := _keyword_problem(user_id):
+        problems.append(problem)
     for source in ("note", "paper"):
         rows = Passage.objects.filter(user_id=user_id, **({"kind": "paper"} if source == "paper" else {"note__isnull": False}))
         by_object: dict[int, list[tuple[str, str]]] = {}
@@ -51,6 +53,19 @@ def check_user(user_id: int, limit: int = 50) -> dict:
             if len(problems) > limit:
                 break
     return {"vectors": len(vectors), "index_live": len(live), "problems": problems}
+
+
+def _keyword_problem(user_id: int) -> str | None:
+    """SQLite: the user's keyword index holds exactly their passages (a missing one is
+    created at their next search or write, so only a wrong one is a problem)."""
+    connection = read_connection()
+    if connection.vendor != "sqlite":
+        return None
+    indexed = keyword_index.indexed_count(connection, user_id)
+    passages = Passage.objects.filter(user_id=user_id).count()
+    if indexed is not None and indexed != passages:
+        return f"keyword index holds {indexed} passages of {passages}"
+    return None
 
 
 def _indexed(kind: str, object_id: int) -> tuple[str, str] | None:

@@ -30,7 +30,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from notes.models import Note, Paper, Snippet
-from search import embedding, hnsw, passages
+from search import embedding, hnsw, keyword_index, passages
 from search.models import IndexedSource, Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,8 @@ def _sync(
         return len(keep)
     seq = _bump(user_id)
     now = timezone.now()
+    if create:
+        keyword_index.ensure(user_id)  # before the user's first passage: its triggers index it
     if stale:
         Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in stale])
         Passage.objects.filter(pk__in=stale).delete()

@@ -7,23 +7,29 @@ The query is never handed to either engine's query syntax: it is cut into words
 (letters and digits only), which are ORed as quoted terms, so `"`, `*`, `NEAR`, `:`,
 `-`, `'` and friends are just text.
 
-Both engines score every row that matches any word, so the cost of a query is the number
-of rows its words match (~1 µs each in FTS5), and at 100k passages a common word matches
-half of them (115 ms a query). Words are ranked rarest first until SEARCH_KEYWORD_ROW_BUDGET
-matching rows; the most common words past it (the lowest IDF) are left out of the
-keyword ranking, and meaning search covers them in hybrid mode. A collection smaller than
-the budget is always ranked on every word. The price, measured by bench/search_quality.py
-with the budget scaled to the corpus as 8000 is to 100k passages: hybrid MRR@10 0.86
-instead of 1.00 (keyword alone 0.74). Requiring a rare word but scoring on every word
-kept 0.97 but measured 47 ms p50 over HTTP instead of ~29, so it is not used.
+A user's ranking depends on their passages only: on SQLite each user has their own FTS5
+index (bm25's statistics are per table, see search/keyword_index.py); PostgreSQL's ts_rank
+reads only the row and the query. The row-budget counts below are the user's own rows.
+
+Both engines score every one of the user's rows that matches any word, so the cost of a
+query is the number of rows its words match (~1 µs each in FTS5), and at 100k passages a
+common word matches half of them (115 ms a query). Words are ranked rarest (in the user's
+passages) first until SEARCH_KEYWORD_ROW_BUDGET matching rows; the most common words past it
+(the lowest IDF) are left out of the keyword ranking, and meaning search covers them in
+hybrid mode. A collection smaller than the budget is always ranked on every word. The
+price, measured by bench/search_quality.py with the budget scaled to the corpus as 8000 is
+to 100k passages: hybrid MRR@10 0.86 instead of 1.00 (keyword alone 0.74). Requiring a rare
+word but scoring on every word kept 0.97 but measured 47 ms p50 over HTTP instead of ~29, so
+it is not used.
 """
 
 import re
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from search import keyword_index
 from search.consistency import read_connection
 
 # Words that match almost every passage and only add noise to an OR query.
@@ -43,45 +49,49 @@ def terms(query: str) -> list[str]:
     return words[:MAX_TERMS]
 
 
-# word -> (matching rows, capped at the budget + 1; when counted). Counts only steer which
-# words are ranked, so a few minutes' staleness is harmless.
-_matches_cache: dict[tuple[str, str], tuple[int, float]] = {}
+# (database, user, word) -> (the user's matching rows, capped at the budget + 1; when
+# counted). Counts only steer which words are ranked, so a few minutes' staleness is harmless;
+# they are the user's own, so another user's collection never changes which words are kept.
+_matches_cache: dict[tuple[str, int, str], tuple[int, float]] = {}
 MATCHES_TTL_SECONDS = 300
 MATCHES_CACHE_SIZE = 20_000
 
 
-def _count_matches(word: str, cap: int) -> int:
-    """Rows (of every user: that is what the engine walks) matching the word, at most `cap`."""
-    if connection.vendor == "postgresql":
+def _count_matches(db, user_id: int, word: str, cap: int) -> int:
+    """The user's rows matching the word, at most `cap`."""
+    if db.vendor == "postgresql":
         sql = (
             "SELECT count(*) FROM (SELECT 1 FROM search_passage "
-            "WHERE search_tsv @@ to_tsquery('english', %s) LIMIT %s) s"
+            "WHERE search_tsv @@ to_tsquery('english', %s) AND user_id = %s LIMIT %s) s"
         )
-        params = [f"'{word}'", cap]
+        params = [f"'{word}'", user_id, cap]
     else:
-        sql = "SELECT count(*) FROM (SELECT rowid FROM search_passage_fts WHERE search_passage_fts MATCH %s LIMIT %s)"
+        fts = keyword_index.table(user_id)
+        sql = f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH %s LIMIT %s)"
         params = [f'"{word}"', cap]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
 
-def _matches(word: str, cap: int) -> int:
-    key, now = (connection.vendor, word), time.monotonic()
+def _matches(db, user_id: int, word: str, cap: int) -> int:
+    key, now = (db.vendor, user_id, word), time.monotonic()
     cached = _matches_cache.get(key)
     if cached and now - cached[1] < MATCHES_TTL_SECONDS:
         return cached[0]
     if len(_matches_cache) >= MATCHES_CACHE_SIZE:
         _matches_cache.clear()
-    count = _count_matches(word, cap)
+    count = _count_matches(db, user_id, word, cap)
     _matches_cache[key] = (count, now)
     return count
 
 
-def ranked_words(words: list[str]) -> list[str]:
-    """The words to rank by: rarest first, within the row budget (at least one word)."""
+def ranked_words(user_id: int, words: list[str], db=None) -> list[str]:
+    """The words to rank the user's passages by: rarest in their passages first, within the
+    row budget (at least one word)."""
+    db = db or _reader(user_id)
     budget = settings.SEARCH_KEYWORD_ROW_BUDGET
-    counted = sorted((_matches(word, budget + 1), position, word) for position, word in enumerate(words))
+    counted = sorted((_matches(db, user_id, word, budget + 1), position, word) for position, word in enumerate(words))
     kept, rows = [], 0
     for count, _, word in counted:
         if kept and rows + count > budget:
@@ -100,14 +110,28 @@ def default_context_weight() -> float:
     return CONTEXT_WEIGHTS.get(connection.vendor, CONTEXT_WEIGHTS["sqlite"])
 
 
+def _reader(user_id: int):
+    """The connection to rank with: this thread's read connection (inside a search's
+    consistent view, the rows that view sees, which are the passages read next). On SQLite,
+    when that view lacks the user's index, it is created (from their passages) on the
+    default connection and the ranking reads there, once."""
+    db = read_connection()
+    if db.vendor != "sqlite" or keyword_index.exists(db, user_id):
+        return db
+    keyword_index.ensure(user_id)
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float | None = None) -> list[tuple[int, float]]:
-    """(passage id, score) best first; higher score is better."""
+    """(passage id, score) best first; higher score is better. Scores use the user's
+    passages alone (see search/keyword_index.py)."""
     context_weight = context_weight or default_context_weight()
     words = terms(query)
     if not words:
         return []
-    words = ranked_words(words)
-    if connection.vendor == "postgresql":
+    db = _reader(user_id)
+    words = ranked_words(user_id, words, db)
+    if db.vendor == "postgresql":
         sql = (
             "SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank "
             "FROM search_passage p, to_tsquery('english', %s) q "
@@ -120,20 +144,18 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
     else:
         # FTS5's own rank column, with the weights given by `rank MATCH`, lets FTS5 score
         # and sort inside the virtual table (ORDER BY rank is consumed by it): ~40% less
-        # time than calling bm25() per row and sorting outside, same ranking.
-        sql = (
-            "SELECT f.rowid, -f.rank FROM search_passage_fts f JOIN search_passage p ON p.id = f.rowid "
-            "WHERE search_passage_fts MATCH %s AND f.rank MATCH %s AND p.user_id = %s "
-            "ORDER BY f.rank LIMIT %s"
-        )
-        params = [" OR ".join(f'"{w}"' for w in words), f"bm25({float(context_weight)}, 1.0)", user_id, limit]
-    # Inside a search's consistent view, rank the rows that view sees (the passages read next).
-    with read_connection().cursor() as cursor:
+        # time than calling bm25() per row and sorting outside, same ranking. The table is
+        # the user's own, so no join on the owner is needed.
+        fts = keyword_index.table(user_id)
+        sql = f"SELECT rowid, -rank FROM {fts} WHERE {fts} MATCH %s AND rank MATCH %s ORDER BY rank LIMIT %s"
+        params = [" OR ".join(f'"{w}"' for w in words), f"bm25({float(context_weight)}, 1.0)", limit]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(pk), float(rank)) for pk, rank in cursor.fetchall()]
 
 
-# --- schema, applied by migration 0002 per database vendor --------------------------------
+# --- schema, applied by migration 0002 per database vendor (on SQLite, migration 0006
+# replaces the one shared FTS5 table with one per user: search/keyword_index.py) ----------
 POSTGRES_FORWARD = [
     "ALTER TABLE search_passage ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS ("
     "setweight(to_tsvector('english'::regconfig, coalesce(context, '')), 'A') || "

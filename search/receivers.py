@@ -1,13 +1,14 @@
 """Listeners of the notes signals (sent after commit): each save enqueues indexing on
-queue `embed`, and a deleted account's index files are removed by the index worker. A
-broker that does not answer never fails the save: the error is logged and the reconcile
-task indexes the source once Redis is back."""
+queue `embed`; a deleted account's keyword index is dropped in the deleting transaction
+and its index files are removed by the index worker. A broker that does not answer never
+fails the save: the error is logged and the reconcile task indexes the source once Redis
+is back."""
 
 import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, pre_delete
 
 from notes import signals
 
@@ -57,6 +58,15 @@ def _snippet_changed(sender, note_id, **kwargs):
     _note_changed(sender, note_id)
 
 
+def _user_deleting(sender, instance, **kwargs):
+    """Inside the deleting transaction, before the passages cascade: the user's keyword
+    index and its triggers go (so the cascade does not maintain an index being dropped),
+    and come back if the deletion rolls back."""
+    from search import keyword_index
+
+    keyword_index.drop(instance.pk)
+
+
 def _user_deleted(sender, instance, **kwargs):
     from search.tasks import drop_user_index
 
@@ -71,4 +81,5 @@ def connect() -> None:
     signals.paper_deleted.connect(_paper_deleted, dispatch_uid="search-paper-deleted")
     signals.snippet_changed.connect(_snippet_changed, dispatch_uid="search-snippet-changed")
     signals.snippet_deleted.connect(_snippet_changed, dispatch_uid="search-snippet-deleted")
+    pre_delete.connect(_user_deleting, sender=settings.AUTH_USER_MODEL, dispatch_uid="search-user-deleting")
     post_delete.connect(_user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="search-user-deleted")

@@ -16,7 +16,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from notes.models import Note, Paper
-from search import indexing
+from search import indexing, keyword_index
 from search.hnsw import models_in_use, snapshot_info, write_snapshot
 from search.models import Passage, Tombstone, UserIndexState
 
@@ -26,11 +26,12 @@ TOMBSTONE_RETENTION_SECONDS = 3600
 
 
 def reindex_user(user_id: int, progress=None) -> int:
-    """Re-embed every note and paper of the user with the configured model (finishing a
-    model switch), then write a compacted snapshot."""
+    """Rebuild the user's keyword index, re-embed every note and paper of the user with the
+    configured model (finishing a model switch), then write a compacted snapshot."""
     note_ids = list(Note.objects.filter(user_id=user_id).values_list("pk", flat=True))
     paper_ids = list(Paper.objects.filter(user_id=user_id).values_list("pk", flat=True))
     total = len(note_ids) + len(paper_ids)
+    keyword_index.rebuild(user_id)
     UserIndexState.objects.get_or_create(user_id=user_id)
     UserIndexState.objects.filter(user_id=user_id).update(reindex_state="running", reindex_total=total, reindex_done=0)
     for kind, ids in ((Passage.NOTE, note_ids), (Passage.PAPER, paper_ids)):

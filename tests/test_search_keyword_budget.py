@@ -28,13 +28,13 @@ def make_notes(user, n_common: int) -> Note:
 def test_small_collections_rank_on_every_word(user, settings):
     make_notes(user, 5)
     settings.SEARCH_KEYWORD_ROW_BUDGET = 1000
-    assert sorted(keyword.ranked_words(["model", "verilog"])) == ["model", "verilog"]
+    assert sorted(keyword.ranked_words(user.pk, ["model", "verilog"])) == ["model", "verilog"]
 
 
 def test_past_the_budget_common_words_are_left_out_and_the_rare_one_still_finds_its_note(user, settings):
     rare = make_notes(user, 30)
     settings.SEARCH_KEYWORD_ROW_BUDGET = 10
-    assert keyword.ranked_words(["model", "verilog", "loop"]) == ["verilog"]
+    assert keyword.ranked_words(user.pk, ["model", "verilog", "loop"]) == ["verilog"]
     [(passage_id, _)] = keyword.search_passages(user.pk, "model verilog loop", limit=5)
     assert Passage.objects.get(pk=passage_id).note_id == rare.pk
 
@@ -43,7 +43,7 @@ def test_a_query_of_only_common_words_still_ranks_by_the_rarest(user, settings):
     make_notes(user, 30)
     settings.SEARCH_KEYWORD_ROW_BUDGET = 10
     # Both words are past the budget (counts stop there), so the first one is ranked alone.
-    assert keyword.ranked_words(["model", "loop"]) == ["model"]
+    assert keyword.ranked_words(user.pk, ["model", "loop"]) == ["model"]
     assert len(keyword.search_passages(user.pk, "model loop", limit=50)) == 31
 
 
