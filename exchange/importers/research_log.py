@@ -65,7 +65,9 @@ def table_of_contents(text: str) -> list[str]:
     toc.reverse()
     # The introduction's contact lines look like headings too: an address, or a link inside a sentence.
     contact = [i for i, t in enumerate(toc[:5]) if "@" in t or ("://" in t and len(t.split()) > 3)]
-    return toc[max(contact) + 1:] if contact else toc
+    toc = toc[max(contact) + 1:] if contact else toc
+    # A bare link under a title (the model a section is about) names no section.
+    return [title for title in toc if not re.fullmatch(r"https?://\S+", title)]
 
 
 def split_entries(text: str) -> list[tuple[str, str]]:

@@ -1,0 +1,54 @@
+"""Research-log entries whose first line is a bare link take their title from the table of
+contents only where the match is clear, and the same titles whichever number of opening
+lines is read: a title never moves to a neighbouring entry, and none is better than a wrong one."""
+
+import pytest
+
+from exchange.importers import log_titles, research_log
+from notes import arxiv
+from tests.test_import_files import data_file
+
+
+@pytest.fixture(scope="module")
+def log():
+    text = data_file("research-log.txt").read_text()
+    return research_log.table_of_contents(text), research_log.split_entries(text), log_titles.named_papers(text)
+
+
+def toc_titles(log, openings) -> dict[str, str]:
+    """arXiv id of the entry's reference -> the table-of-contents title it got."""
+    toc, entries, named = log
+    titles = log_titles.entry_titles(toc, entries, named, openings)
+    return {arxiv.find(heading): title for (heading, _), title in zip(entries, titles) if title in toc}
+
+
+def test_bare_entries_take_the_title_of_their_section(log):
+    titled = toc_titles(log, log_titles.OPENINGS)
+    assert titled["2409.02634"] == "Loopy - Make images speak and sing"
+    assert titled["2312.12436"] == "GEMINI PRO VS GPT-4V comparison"
+    assert titled["2301.12050"] == "DECKARD - RL Agent that dreams"
+    assert titled["2306.00978"] == "Activation-aware Weight Quantisation (AWQ)"
+    assert titled["2306.03078"] == "SpQR (Sparse Quantised Representation)"
+    # Loopy's neighbours (ColPali's entry is the bare link alone) get no title rather than Loopy's or a guess.
+    assert "2407.01449" not in titled and titled.get("2410.13848") in (None, "Janus - Deepseek goes multimodal")
+    # A link under a title in the table of contents is not a title.
+    assert not any(title.startswith("http") for title in titled.values())
+
+
+def test_titles_follow_the_table_of_contents_order(log):
+    toc = log[0]
+    order = [toc.index(title) for title in toc_titles(log, log_titles.OPENINGS).values()]
+    assert order == sorted(order) and len(set(order)) == len(order)
+
+
+@pytest.mark.parametrize("openings", [(4, 6, 10), (5, 8, 12), (2, 4, 6)])
+def test_reading_more_or_fewer_opening_lines_moves_no_title(log, openings):
+    usual, varied = toc_titles(log, log_titles.OPENINGS), toc_titles(log, openings)
+    # No entry gets a different title; at most a few lose or gain theirs.
+    assert all(varied[paper] == title for paper, title in usual.items() if paper in varied)
+    assert len(set(usual) ^ set(varied)) <= 3
+
+
+def test_without_the_embedding_model_no_entry_is_titled_by_shared_words_alone(log, monkeypatch):
+    monkeypatch.setattr(log_titles, "_semantic", lambda toc, texts: None)
+    assert toc_titles(log, log_titles.OPENINGS) == {}
