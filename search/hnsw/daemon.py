@@ -11,8 +11,9 @@ and web processes ask it over a local Unix socket (SEARCH_INDEX_SOCKET; search/h
 is their side). The budget and the eviction then apply once per machine.
 
 What it costs: one round trip on the socket per call (a search makes two: open, query),
-sub-millisecond next to the ~5 ms of embedding the query (bench/search_memory.py measures
-it); the query vector travels as raw float32 bytes and the hits as JSON.
+measured by bench/lab_scale.py (section searchd); the query vector travels as raw float32
+bytes, the hits as JSON, a note's related-notes lookup fetches the index's live labels
+once (int64 bytes) and the vectors of the note's passages.
 
 Each request names the user and the model (the one the caller's searches use, read in the
 caller's consistent view); the daemon catches that index up to every committed vector
@@ -29,6 +30,7 @@ import socket
 import socketserver
 import threading
 
+import numpy as np
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -51,12 +53,14 @@ def answer(header: dict, payload: bytes) -> tuple[dict, bytes]:
         return {"ok": True}, b""
     user_id, model = int(header["user"]), str(header["model"])
     if op in ("live", "vectors"):
-        # About passages of this search's own hits: the index as its open caught it up will
-        # do, as an in-process search keeps using the index object it got.
+        # Asked within a search that opened the index a moment ago: the index as that open
+        # caught it up will do, as an in-process search keeps using the index object it got.
         idx = registry.held(user_id, model) or registry.get_index(user_id, model, searching=True)
-        labels = [int(label) for label in header["labels"]]
         if op == "live":
-            return {"ok": True, "live": [label for label in labels if label in idx.live]}, b""
+            with idx.lock.read():  # catching up changes the set
+                live = np.fromiter(idx.live, dtype=np.int64, count=len(idx.live))
+            return {"ok": True, "count": len(live)}, live.tobytes()
+        labels = [int(label) for label in header["labels"]]
         if not idx.live.issuperset(labels):  # only the user's own passages, never anyone else's
             return {"error": "unknown_labels"}, b""
         return {"ok": True, "rows": len(labels)}, wire.vectors_to_bytes(idx.vectors(labels))

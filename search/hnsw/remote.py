@@ -141,7 +141,16 @@ class RemoteIndex:
     def __init__(self, user_id: int, model: str):
         self.user_id = user_id
         self.model = model
-        self.live = _LiveLabels(self)
+        self._live: set[int] | None = None
+
+    @property
+    def live(self) -> set[int]:
+        """The passages the index holds, as this search opened it (fetched once: 0.8 MB at
+        100k passages, one round trip)."""
+        if self._live is None:
+            reply = self._ask({"op": "live"})
+            self._live = set(np.frombuffer(reply[1], dtype=np.int64).tolist()) if reply else set()
+        return self._live
 
     def _ask(self, header: dict, payload: bytes = b"") -> tuple[dict, bytes] | None:
         try:
@@ -169,13 +178,3 @@ class RemoteIndex:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return wire.vectors_from_bytes(reply[1], reply[0]["rows"])
 
-
-class _LiveLabels:
-    """`label in index.live`, answered by searchd from the index as this search opened it."""
-
-    def __init__(self, index: RemoteIndex):
-        self.index = index
-
-    def __contains__(self, label) -> bool:
-        reply = self.index._ask({"op": "live", "labels": [int(label)]})
-        return bool(reply and reply[0]["live"])
