@@ -141,9 +141,23 @@
       state("error", "Not saved: the server cannot be reached. Retrying…");
       timer = setTimeout(function () { htmx.trigger(form, "autosave"); }, 5000);
     });
+    // A refusal page (text that is not UTF-8, say) explains itself in its alert: show why,
+    // not only the status code.
+    function refusalReason(xhr) {
+      if (!(xhr.getResponseHeader("Content-Type") || "").startsWith("text/html")) return "";
+      const alert = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelector('[role="alert"]');
+      if (!alert) return "";
+      const parts = Array.from(alert.querySelectorAll("h1, p")).slice(0, 2).map(function (el) {
+        return el.textContent.replace(/\s+/g, " ").trim().replace(/[.:]$/, "");
+      });
+      return parts.join(". ");
+    }
     form.addEventListener("htmx:responseError", function (event) {
       if (event.detail.elt !== form) return;
-      state("error", `Not saved: the server answered ${event.detail.xhr.status}. Your text is still here; try Save again.`);
+      const reason = refusalReason(event.detail.xhr);
+      state("error", reason
+        ? `${reason}. Your text is still here.`
+        : `Not saved: the server answered ${event.detail.xhr.status}. Your text is still here; try Save again.`);
     });
 
     window.addEventListener("beforeunload", function (event) {
