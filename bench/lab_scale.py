@@ -12,6 +12,10 @@ their snapshots as the index writer does, then measures on this machine:
     second going on through a real embed worker; searches/s, p50/p99, errors;
   - memory: total RSS of the gunicorn processes once every process has served every user,
     against the size of one copy of every index (with and without a memory budget);
+  - searchd: the same with searchd holding the indexes (`manage.py searchd`, web processes
+    asking it over SEARCH_INDEX_SOCKET): total RSS of gunicorn + searchd against one copy,
+    and what the socket hop adds to a search (index lookup + query alone, and the whole
+    hybrid search), in-process and through searchd alternately in one run;
   - findable: save -> findable by meaning p50/p95 while the index worker rewrites the big
     user's snapshot (compaction) and reconciles;
   - profile: where the CPU of one results page goes (cProfile, in-process, top functions);
@@ -19,7 +23,7 @@ their snapshots as the index writer does, then measures on this machine:
     SQLite: saves/s and "database is locked" errors.
 
     .venv/bin/python bench/lab_scale.py [--users 4] [--passages 5000] [--big 100000] [--clients 16]
-        [--seconds 20] [--savers 20] [--only restart,throughput,memory,findable,profile,savers]
+        [--seconds 20] [--savers 20] [--only restart,throughput,memory,searchd,findable,profile,savers]
 """
 
 import argparse
@@ -43,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, ROOT, Lab, load_json  # noqa: E402
 from search_latency import fill, free_port, pct  # noqa: E402
 
-SECTIONS = ("restart", "throughput", "memory", "findable", "profile", "savers")
+SECTIONS = ("restart", "throughput", "memory", "searchd", "findable", "profile", "savers")
 
 
 def session_cookie(user) -> str:
@@ -90,6 +94,38 @@ class Gunicorn:
 
         parent = psutil.Process(self.proc.pid)
         return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+
+
+class Searchd:
+    """`manage.py searchd` on the lab's database and index files."""
+
+    def __init__(self, lab):
+        self.socket = str(lab.var / "searchd.sock")
+        self.log = open(lab.var / "searchd.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "searchd"], cwd=ROOT, env={**lab.env, "SEARCH_INDEX_SOCKET": self.socket},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"searchd did not start; see {self.log.name}")
+            time.sleep(0.1)
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        return psutil.Process(self.proc.pid).memory_info().rss / 2**20
+
+    def cpu_times(self):
+        import psutil
+
+        return psutil.Process(self.proc.pid).cpu_times()
 
     def stop(self):
         self.proc.terminate()
@@ -220,12 +256,87 @@ def section_memory(out, lab, everyone, cookies, queries):
         server = Gunicorn(lab, env={"SEARCH_INDEX_MEMORY_MB": budget})
         try:
             idle = server.rss_mb()
-            for cookie in [cookies[-1], *cookies[:-1]] * 2:
-                for _ in range(6):  # reaches each of the 3 processes
-                    server.get("/search/?" + urlencode({"q": queries[1], "mode": "hybrid"}), {"Cookie": cookie})
+            warm_every_process(server, cookies, queries[1])
             out[f"rss_3_workers_budget_{budget}mb"] = {"idle_mb": round(idle, 1), "after_every_user_mb": round(server.rss_mb(), 1)}
         finally:
             server.stop()
+
+
+def warm_every_process(server, cookies, query):
+    """Each user's search, six times (reaches each of the 3 processes)."""
+    for cookie in [cookies[-1], *cookies[:-1]] * 2:
+        for _ in range(6):
+            server.get("/search/?" + urlencode({"q": query, "mode": "hybrid"}), {"Cookie": cookie})
+
+
+def section_searchd(out, lab, everyone, cookies, queries, rounds=300):
+    from django.conf import settings
+
+    from search import embedding, hnsw, services
+
+    one_copy = sum(hnsw.get_index(user.pk).nbytes() for user in everyone)
+    hnsw.forget()
+    result = {"one_copy_of_every_index_mb": round(one_copy / 2**20, 1)}
+    server = Gunicorn(lab)
+    try:
+        idle = server.rss_mb()
+        warm_every_process(server, cookies, queries[1])
+        result["without_searchd"] = {"gunicorn_idle_mb": round(idle, 1), "gunicorn_after_every_user_mb": round(server.rss_mb(), 1)}
+    finally:
+        server.stop()
+    daemon = Searchd(lab)
+    try:
+        server = Gunicorn(lab, env={"SEARCH_INDEX_SOCKET": daemon.socket})
+        try:
+            idle = {"gunicorn_idle_mb": round(server.rss_mb(), 1), "searchd_idle_mb": round(daemon.rss_mb(), 1)}
+            warm_every_process(server, cookies, queries[1])
+            after = {"gunicorn_after_every_user_mb": round(server.rss_mb(), 1), "searchd_after_every_user_mb": round(daemon.rss_mb(), 1)}
+            after["total_mb"] = round(after["gunicorn_after_every_user_mb"] + after["searchd_after_every_user_mb"], 1)
+            result["with_searchd"] = {**idle, **after}
+        finally:
+            server.stop()
+
+        # The socket hop, in this process: in-process index and searchd's alternately, so the
+        # machine's other load weighs on both alike.
+        vectors = {q: embedding.embed_query(q, embedding.model_name()) for q in queries[:50]}
+        for user in everyone:  # both registries hold every index before timing
+            for socket in ("", daemon.socket):
+                settings.SEARCH_INDEX_SOCKET = socket
+                hnsw.get_index(user.pk)
+        times = {("index", ""): [], ("index", daemon.socket): [], ("search", ""): [], ("search", daemon.socket): []}
+        cpu = {"": 0.0, daemon.socket: 0.0}  # this process's CPU seconds, all threads
+        daemon_cpu = sum(daemon.cpu_times()[:2])
+        for k in range(rounds):
+            user, query = everyone[k % len(everyone)], queries[k % 50]
+            for socket in (("", daemon.socket) if k % 2 else (daemon.socket, "")):
+                settings.SEARCH_INDEX_SOCKET = socket
+                cpu_started = time.process_time()
+                started = time.perf_counter()
+                hnsw.get_index(user.pk).query(vectors[query], 10)
+                times[("index", socket)].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                services.search(user, query, mode="hybrid")
+                times[("search", socket)].append((time.perf_counter() - started) * 1000)
+                cpu[socket] += time.process_time() - cpu_started
+        settings.SEARCH_INDEX_SOCKET = ""
+        # CPU does not count waiting for a core: the cost of the hop on a quiet machine.
+        result["cpu_ms_per_index_lookup_and_search"] = {
+            "in_process": round(cpu[""] * 1000 / rounds, 2),
+            "through_searchd_here": round(cpu[daemon.socket] * 1000 / rounds, 2),
+            "through_searchd_in_searchd": round((sum(daemon.cpu_times()[:2]) - daemon_cpu) * 1000 / rounds, 2),
+        }
+        for what in ("index", "search"):
+            here, there = times[(what, "")], times[(what, daemon.socket)]
+            (l50, l99), (h50, h99) = np.percentile(here, (50, 99)).tolist(), np.percentile(there, (50, 99)).tolist()
+            result[f"{what}_latency_ms"] = {
+                "in_process": {"p50": round(l50, 3), "p99": round(l99, 3)},
+                "searchd": {"p50": round(h50, 3), "p99": round(h99, 3)},
+                "p50_ratio": round(h50 / l50, 2), "p99_ratio": round(h99 / l99, 2), "rounds": rounds,
+            }
+    finally:
+        daemon.stop()
+    hnsw.forget()
+    out["searchd"] = result
 
 
 def section_findable(out, lab, user, big, corpus, edits):
@@ -372,6 +483,8 @@ def main() -> int:
                 section_throughput(out, lab, users, cookies, queries, corpus, args.clients, args.seconds)
             elif name == "memory":
                 section_memory(out, lab, everyone, cookies, queries)
+            elif name == "searchd":
+                section_searchd(out, lab, everyone, cookies, queries)
             elif name == "findable":
                 section_findable(out, lab, users[0], big, corpus, args.edits)
             elif name == "profile":

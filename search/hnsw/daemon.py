@@ -10,14 +10,16 @@ locks, SEARCH_INDEX_MEMORY_MB budget with least-recently-used eviction, snapshot
 and web processes ask it over a local Unix socket (SEARCH_INDEX_SOCKET; search/hnsw/remote.py
 is their side). The budget and the eviction then apply once per machine.
 
-What it costs: one round trip on the socket per call (a search makes two: open, query),
+What it costs: one round trip on the socket per call (a search makes two: open, which
+catches up, and query),
 measured by bench/lab_scale.py (section searchd); the query vector travels as raw float32
 bytes, the hits as JSON, a note's related-notes lookup fetches the index's live labels
 once (int64 bytes) and the vectors of the note's passages.
 
 Each request names the user and the model (the one the caller's searches use, read in the
-caller's consistent view); the daemon catches that index up to every committed vector
-before answering, as an in-process search does, so nothing committed is ever missed. A
+caller's consistent view). A search's first request (open) catches that index up to every
+committed vector before answering, and its later ones use the index as caught up then, as
+an in-process search uses the index object it got: nothing committed is ever missed. A
 user's requests only ever reach that user's index: labels outside it are refused.
 
 One thread per connection (web processes keep one connection per thread): hnswlib releases
@@ -52,24 +54,23 @@ def answer(header: dict, payload: bytes) -> tuple[dict, bytes]:
         registry.forget(None if user_id is None else int(user_id), header.get("model"))
         return {"ok": True}, b""
     user_id, model = int(header["user"]), str(header["model"])
-    if op in ("live", "vectors"):
-        # Asked within a search that opened the index a moment ago: the index as that open
-        # caught it up will do, as an in-process search keeps using the index object it got.
-        idx = registry.held(user_id, model) or registry.get_index(user_id, model, searching=True)
-        if op == "live":
-            with idx.lock.read():  # catching up changes the set
-                live = np.fromiter(idx.live, dtype=np.int64, count=len(idx.live))
-            return {"ok": True, "count": len(live)}, live.tobytes()
+    if op == "open":  # the start of each search: caught up with every committed vector
+        return {"ok": True, "live": len(registry.get_index(user_id, model, searching=True).live)}, b""
+    # Asked within a search that opened the index a moment ago: the index as that open caught
+    # it up will do, as an in-process search keeps using the index object it got.
+    idx = registry.held(user_id, model) or registry.get_index(user_id, model, searching=True)
+    if op == "query":
+        found = idx.query_many(wire.vectors_from_bytes(payload, int(header["rows"])), int(header["k"]))
+        return {"ok": True, "found": found}, b""
+    if op == "live":
+        with idx.lock.read():  # catching up changes the set
+            live = np.fromiter(idx.live, dtype=np.int64, count=len(idx.live))
+        return {"ok": True, "count": len(live)}, live.tobytes()
+    if op == "vectors":
         labels = [int(label) for label in header["labels"]]
         if not idx.live.issuperset(labels):  # only the user's own passages, never anyone else's
             return {"error": "unknown_labels"}, b""
         return {"ok": True, "rows": len(labels)}, wire.vectors_to_bytes(idx.vectors(labels))
-    if op == "open":
-        return {"ok": True, "live": len(registry.get_index(user_id, model, searching=True).live)}, b""
-    if op == "query":
-        vectors = wire.vectors_from_bytes(payload, int(header["rows"]))
-        found = registry.get_index(user_id, model, searching=True).query_many(vectors, int(header["k"]))
-        return {"ok": True, "found": found}, b""
     return {"error": "unknown_op"}, b""
 
 
