@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -90,6 +91,18 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
 # Embedding the query (~5 ms) runs on a thread while the keyword query runs: ONNX Runtime and
 # the database drivers release the GIL, so a hybrid search costs the longer of the two.
 _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
+# The same query is asked again when the results page follows the header's dropdown, for
+# every further page of results and at every filter changed in place: its vector is kept,
+# per user (one user's search must not make another's faster, which would tell them what
+# was searched). 512 vectors of 384 floats: under 1 MB.
+QUERY_VECTORS_KEPT = 512
+
+
+@lru_cache(maxsize=QUERY_VECTORS_KEPT)
+def _query_vector(user_id: int, model: str, query: str):
+    vector = embedding.embed_query(query, model)
+    vector.setflags(write=False)  # shared by later searches: nothing may change it in place
+    return vector
 
 
 def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[tuple[int, float]]]:
@@ -101,7 +114,7 @@ def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[t
         return lambda: keyword.search_passages(user_id, query, limit)
     if embedding.unavailable_reason(index.model):
         return lambda: keyword.search_passages(user_id, query, limit)
-    vector = _query_embedder.submit(embedding.embed_query, query, index.model)
+    vector = _query_embedder.submit(_query_vector, user_id, index.model, query)
     return lambda: index.query(vector.result(), limit)
 
 

@@ -1,5 +1,7 @@
 """The search parameters of /search/ as a form: query, mode and filters, all in the URL."""
 
+from functools import cache
+
 from django import forms
 
 from notes.forms import PaperTypeAhead
@@ -27,10 +29,11 @@ class SearchForm(PaperTypeAhead):
         self.fields["from"] = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
         self.fields["to"] = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
         # Callables: read only when a select is rendered or a tag/paper value is checked, so
-        # the live dropdown (neither) costs no queries for them.
-        self.fields["tag"].choices = lambda: [("", "Any tag")] + [
+        # the live dropdown (neither) costs no queries for them; and read once per form (the
+        # select and the check each iterate them).
+        self.fields["tag"].choices = cache(lambda: [("", "Any tag")] + [
             (t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)
-        ]
+        ])
 
     def search_args(self) -> dict:
         """Keyword arguments for the search service from the valid fields; a bad field is left out

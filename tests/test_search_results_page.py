@@ -1,0 +1,112 @@
+"""The results page (/search/) after the work to make it cheap: its filters stay fresh, nothing
+kept for one user reaches another, and htmx gets only the part it swaps."""
+
+import re
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from notes.models import Note, Paper
+from search import embedding, services
+from search.indexing import index_note
+
+URL = reverse("search:results")
+
+
+@pytest.fixture
+def write_note(db):
+    def write(user, title, body, *, tags=()):
+        note = Note.objects.create_note(user, title=title, body=body, tags=tags)
+        assert index_note(note.pk) == "indexed"
+        return note
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_vectors():
+    services._query_vector.cache_clear()  # each test counts its own embeddings
+    yield
+    services._query_vector.cache_clear()
+
+
+def tag_options(response) -> list[str]:
+    select = re.search(r'<select name="tag"[^>]*>(.*?)</select>', response.content.decode(), re.S)
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def hit_titles(response) -> list[str]:
+    return re.findall(r'class="hit-title" href="[^"]*">([^<]*)</a>', response.content.decode())
+
+
+def test_a_new_tag_is_in_the_tag_filter_at_the_next_page(auth_client, user, write_note):
+    write_note(user, "Diffusion guidance", "Classifier-free guidance trades diversity for fidelity.", tags=["ml"])
+    assert tag_options(auth_client.get(URL, {"q": "guidance"})) == ["", "ml"]
+
+    write_note(user, "Sourdough", "A long cold proof overnight.", tags=["baking"])
+    response = auth_client.get(URL, {"q": "guidance"})
+    assert tag_options(response) == ["", "baking", "ml"]
+    # and it filters at once, shown as the chosen one
+    filtered = auth_client.get(URL, {"q": "proof", "tag": "baking", "mode": "keyword"})
+    assert hit_titles(filtered) == ["Sourdough"]
+    assert '<option value="baking" selected>' in filtered.content.decode()
+    assert '<option value="" selected>' in response.content.decode()  # no tag chosen: "Any tag"
+
+
+def test_a_new_paper_can_be_chosen_in_the_paper_filter_at_once(auth_client, user, write_note):
+    write_note(user, "Diffusion guidance", "Classifier-free guidance trades diversity for fidelity.")
+    paper = Paper.objects.create(user=user, title="Guidance Without Classifiers", abstract="A paper on guidance.")
+    suggestions = auth_client.get(reverse("notes:paper_suggest"), {"paper": "Guidance Without"}).content.decode()
+    assert paper.title in suggestions
+    response = auth_client.get(URL, {"q": "guidance", "paper": paper.title})
+    assert "No paper titled" not in response.content.decode()
+    assert f'value="{paper.title}"' in response.content.decode()
+
+
+def test_one_users_tags_never_show_in_anothers_filter(auth_client, other_client, user, other_user, write_note):
+    write_note(user, "Mine", "guidance notes", tags=["mine-only"])
+    write_note(other_user, "Theirs", "guidance notes too", tags=["theirs-only"])
+    for _ in range(2):  # also once the pages were served before
+        assert tag_options(auth_client.get(URL, {"q": "guidance"})) == ["", "mine-only"]
+        assert tag_options(other_client.get(URL, {"q": "guidance"})) == ["", "theirs-only"]
+
+
+def test_a_query_vector_is_kept_per_user_only(auth_client, other_client, user, other_user, write_note):
+    """Asking again (the full page after the dropdown, the next page, a filter changed) reuses
+    the query's vector; another user asking the same thing gets no faster answer from it and
+    only their own hits."""
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    write_note(other_user, "Mallory's bread", "Rye sourdough starter fed twice a day.")
+    real = embedding.embed_query
+    with mock.patch.object(embedding, "embed_query", side_effect=real) as embed_query:
+        first = auth_client.get(URL, {"q": "feeding a bread starter"})
+        auth_client.get(URL, {"q": "feeding a bread starter"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="search-dropdown")
+        auth_client.get(URL, {"q": "feeding a bread starter", "page": 2})
+        assert embed_query.call_count == 1
+        theirs = other_client.get(URL, {"q": "feeding a bread starter"})
+        assert embed_query.call_count == 2
+    assert hit_titles(first) == ["Sourdough starter"]
+    assert hit_titles(theirs) == ["Mallory&#x27;s bread"]
+
+
+def test_a_kept_vector_cannot_be_changed_by_a_search(user, write_note):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    services.search(user, "bread starter", mode="semantic")
+    vector = services._query_vector(user.pk, embedding.active_model(user.pk), "bread starter")
+    with pytest.raises(ValueError):
+        vector[0] = 1.0
+
+
+def test_htmx_gets_only_the_results_and_a_link_or_reload_the_whole_page(auth_client, user, write_note):
+    write_note(user, "Diffusion guidance", "Classifier-free guidance trades diversity for fidelity.", tags=["ml"])
+    page = auth_client.get(URL, {"q": "guidance"}).content.decode()
+    assert "<html" in page and 'class="search-filters"' in page and '<div id="search-results">' in page
+    assert 'name="tag"' in page and "Diffusion guidance" in page
+
+    for target in ("search-results", "search-dropdown"):
+        fragment = auth_client.get(URL, {"q": "guidance"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET=target).content.decode()
+        assert "<html" not in fragment and 'class="search-filters"' not in fragment and 'name="tag"' not in fragment
+        assert fragment.lstrip().startswith('<div class="search-results">')
+        assert "Diffusion guidance" in fragment and "<mark>guidance</mark>" in fragment
+    assert "All 1 result" in fragment  # the dropdown links to the full page
