@@ -1,4 +1,5 @@
 """This process's in-memory indexes, one per user and model, least recently used first.
+Run by searchd (search/hnsw/daemon.py), it is the machine's one set for every web process.
 
 A search loads the user's index from its snapshot (verified, then caught up from the
 database) under a lock of that user's alone, so one user's load never holds up another's
