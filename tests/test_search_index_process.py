@@ -244,3 +244,25 @@ def test_searchd_refuses_what_is_not_a_message(settings, searchd):
     with pytest.raises(remote.Unavailable, match="bad_request"):  # 5 floats are no vector
         remote.call({"op": "query", "user": 1, "model": "m", "rows": 1, "k": 3}, np.zeros(5, dtype=np.float32).tobytes())
     assert daemon.answers()  # and it still serves everyone else
+
+
+def test_a_searchd_that_stops_answering_costs_one_timeout_then_words_with_the_notice(user, settings, searchd):
+    notes = index_notes(user)
+    settings.SEARCH_INDEX_TIMEOUT = 0.5
+    daemon = searchd()
+    client = Client()
+    client.force_login(user)
+    assert NOTICE not in client.get("/search/", {"q": QUERIES["Bread"], "mode": "hybrid"}).content.decode()
+    daemon.proc.send_signal(signal.SIGSTOP)  # alive, holding its socket, answering nothing
+    try:
+        for _ in range(2):
+            response = client.get("/search/", {"q": "sourdough fridge", "mode": "hybrid"})
+            assert response.status_code == 200
+            assert NOTICE in response.content.decode() and notes[1].title in response.content.decode()
+        started = time.perf_counter()
+        services.search(user, "sourdough fridge", mode="semantic")
+        assert time.perf_counter() - started < settings.SEARCH_INDEX_TIMEOUT  # it does not wait again meanwhile
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: NOTICE not in client.get("/search/", {"q": QUERIES["Bread"], "mode": "semantic"}).content.decode(),
+               remote.PAUSE_AFTER_TIMEOUT + 30, "meaning search did not come back once searchd answered again")

@@ -60,38 +60,52 @@ def _drop_connection() -> None:
 
 
 def call(header: dict, payload: bytes = b"") -> tuple[dict, bytes]:
-    """searchd's reply to one request; Unavailable when there is none. A connection kept
-    from earlier may be one searchd closed (it restarted): that case is tried once more on
-    a fresh connection (every request is a read, safe to repeat)."""
+    """searchd's reply to one request; Unavailable when there is none."""
     global _paused_until
     path = settings.SEARCH_INDEX_SOCKET
     if time.monotonic() < _paused_until:
         raise Unavailable("searchd timed out a moment ago")
-    for attempt in range(2):
-        held = getattr(_local, "connection", None)
-        reused = held is not None and held[0] == path
+    try:
+        reply = _round_trip(path, header, payload)
+    except TimeoutError as exc:
+        _paused_until = time.monotonic() + PAUSE_AFTER_TIMEOUT
+        raise Unavailable(f"searchd did not answer within {settings.SEARCH_INDEX_TIMEOUT} s") from exc
+    except (OSError, wire.ProtocolError) as exc:
+        raise Unavailable(f"searchd at {path}: {exc}") from exc
+    if reply[0].get("error") == "warming_up":
+        raise WarmingUp("searchd has no index of this user to load yet")
+    if not reply[0].get("ok"):
+        raise Unavailable(f"searchd: {reply[0]}")
+    return reply
+
+
+def _round_trip(path: str, header: dict, payload: bytes) -> tuple[dict, bytes]:
+    """On this thread's connection; one that searchd closed (it restarted since) is tried
+    once more on a fresh connection (every request is a read, safe to repeat)."""
+    held = getattr(_local, "connection", None)
+    if held is not None and held[0] == path:
         try:
-            if not reused:
-                _drop_connection()
-                _local.connection = held = (path, _connect(path))
-            wire.send(held[1], header, payload)
-            reply = wire.receive(held[1])
-            if reply is None:
-                raise wire.ProtocolError("searchd closed the connection")
-        except (OSError, wire.ProtocolError) as exc:
+            return _exchange(held[1], header, payload)
+        except TimeoutError:
             _drop_connection()
-            if isinstance(exc, TimeoutError):
-                _paused_until = time.monotonic() + PAUSE_AFTER_TIMEOUT
-                raise Unavailable(f"searchd did not answer within {settings.SEARCH_INDEX_TIMEOUT} s") from exc
-            if reused and attempt == 0:
-                continue
-            raise Unavailable(f"searchd at {path}: {exc}") from exc
-        if reply[0].get("error") == "warming_up":
-            raise WarmingUp("searchd has no index of this user to load yet")
-        if not reply[0].get("ok"):
-            raise Unavailable(f"searchd: {reply[0]}")
-        return reply
-    raise AssertionError("unreachable")
+            raise
+        except (OSError, wire.ProtocolError):
+            pass
+    _drop_connection()
+    _local.connection = (path, _connect(path))
+    try:
+        return _exchange(_local.connection[1], header, payload)
+    except (OSError, wire.ProtocolError):
+        _drop_connection()  # the reply may still come: this connection is out of step
+        raise
+
+
+def _exchange(sock: socket.socket, header: dict, payload: bytes) -> tuple[dict, bytes]:
+    wire.send(sock, header, payload)
+    reply = wire.receive(sock)
+    if reply is None:
+        raise wire.ProtocolError("searchd closed the connection")
+    return reply
 
 
 def _mark(user_id: int, warming: bool) -> None:
@@ -123,7 +137,10 @@ def forget(user_id: int | None = None, model: str | None = None) -> None:
     """Tell searchd to drop indexes (a deleted account, a finished model switch); nothing
     to do when it is not running (it holds none)."""
     with _state_lock:
-        _warming.difference_update(_warming if user_id is None else {user_id})
+        if user_id is None:
+            _warming.clear()
+        else:
+            _warming.discard(user_id)
     try:
         call({"op": "forget", "user": user_id, "model": model})
     except (WarmingUp, Unavailable):
