@@ -30,11 +30,13 @@ from search.models import DIMENSIONS
 
 log = logging.getLogger(__name__)
 PAUSE_AFTER_TIMEOUT = 5.0
+WARN_EVERY_SECONDS = 60.0  # while searchd is down every search would say so: once a minute does
 
 _local = threading.local()  # this thread's connection: (socket path, socket)
 _state_lock = threading.Lock()
 _warming: set[int] = set()  # users whose last search here found no index by meaning
 _paused_until = 0.0
+_warned_at = -WARN_EVERY_SECONDS
 
 
 class Unavailable(Exception):
@@ -108,6 +110,14 @@ def _exchange(sock: socket.socket, header: dict, payload: bytes) -> tuple[dict, 
     return reply
 
 
+def _warn(exc: Exception) -> None:
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at >= WARN_EVERY_SECONDS:
+        _warned_at = now
+        log.warning("search by meaning unavailable, searches answer by words: %s", exc)
+
+
 def _mark(user_id: int, warming: bool) -> None:
     with _state_lock:
         (_warming.add if warming else _warming.discard)(user_id)
@@ -120,7 +130,7 @@ def get_index(user_id: int) -> "RemoteIndex":
         call({"op": "open", "user": user_id, "model": model})
     except (WarmingUp, Unavailable) as exc:
         if isinstance(exc, Unavailable):
-            log.warning("search by meaning unavailable, answering by words: %s", exc)
+            _warn(exc)
         _mark(user_id, True)
         raise WarmingUp(str(exc)) from exc
     _mark(user_id, False)
@@ -173,7 +183,7 @@ class RemoteIndex:
         try:
             return call({**header, "user": self.user_id, "model": self.model}, payload)
         except (WarmingUp, Unavailable) as exc:
-            log.warning("search by meaning unavailable mid-search: %s", exc)
+            _warn(exc)
             _mark(self.user_id, True)
             return None
 
