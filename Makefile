@@ -40,7 +40,8 @@ run: migrate static
 	@echo "  Lablog is starting at http://127.0.0.1:$${LABLOG_PORT:-8000}/  (sign up there; the first account is staff)"
 	@echo "  Stop everything with Ctrl+C."
 	@echo ""
-	$(VENV)/bin/honcho start -f Procfile
+	@# Every process finds searchd (the machine's one copy of the search indexes) on this socket.
+	SEARCH_INDEX_SOCKET="$${SEARCH_INDEX_SOCKET:-$${LABLOG_VAR_DIR:-var}/searchd.sock}" $(VENV)/bin/honcho start -f Procfile
 
 # On a GPU machine that shares only DATABASE_URL and REDIS_URL with the web app: one job worker
 # per visible GPU (CUDA_VISIBLE_DEVICES picks them), or one CPU worker when there is none.
