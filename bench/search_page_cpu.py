@@ -9,9 +9,11 @@ included) rather than wall time, so the figure holds on a machine other work is 
 
 Each question of the dev sets (/work/shared/eval) is asked as a full page (hybrid, the
 form's defaults), an htmx update of the results (a filter changed in place) and the
-header's live dropdown. "first" is each question's first request, "repeat" the median of
-the next --repeats (what a caching layer can make of asking the same thing again); the
-figures are the p50 over questions. --baseline REV also runs this script against the code of
+header's live dropdown. "first" is a spelling of the question no request asked before,
+"repeat" the median of the next --repeats of the same request (what is kept between requests,
+such as the query's vector, makes of asking again); the figures are the p50 over questions.
+The profile covers the request thread only (cProfile does not follow the embedding thread) and
+its own overhead inflates every row several times: read it for shares, not milliseconds. --baseline REV also runs this script against the code of
 commit REV (a `git archive` copy, same interpreter, same models), to compare in one session.
 """
 
@@ -82,7 +84,7 @@ def cpu_ms(client, url: str, headers: dict) -> float:
     return spent
 
 
-def profile_table(client, questions: list[str], top: int) -> list[tuple[str, float]]:
+def profile_table(client, questions: list[str], top: int) -> tuple[list[tuple[str, float]], str]:
     """Cumulative CPU ms per full results page of the named rows, and the top entries."""
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
