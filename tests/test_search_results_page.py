@@ -110,3 +110,35 @@ def test_htmx_gets_only_the_results_and_a_link_or_reload_the_whole_page(auth_cli
         assert fragment.lstrip().startswith('<div class="search-results">')
         assert "Diffusion guidance" in fragment and "<mark>guidance</mark>" in fragment
     assert "All 1 result" in fragment  # the dropdown links to the full page
+
+
+def checked_inputs(response, name: str) -> list[str]:
+    """The filter form's checked inputs (the header's search box has mode inputs too, without ids)."""
+    return re.findall(rf'<input type="(?:radio|checkbox)" name="{name}" value="([^"]*)" id="id_{name}_\d" checked', response.content.decode())
+
+
+def test_mode_and_kind_inputs_show_what_the_url_asks_for(auth_client, user, write_note):
+    """The mode and "In" inputs and the query and date boxes are written by the template (the
+    form's widgets cost a template per input): they still show the URL's choices, escape what
+    was typed and mark what is refused, as the widgets did."""
+    write_note(user, "Diffusion guidance", "Classifier-free guidance trades diversity for fidelity.")
+    plain = auth_client.get(URL, {"q": "guidance"})
+    assert checked_inputs(plain, "mode") == ["hybrid"]
+    assert checked_inputs(plain, "kind") == ["note", "paper", "snippet", "run"]
+    assert "aria-invalid" not in plain.content.decode()
+
+    chosen = auth_client.get(URL, {"q": 'a"<b', "mode": "semantic", "kind": ["note", "run"], "from": "2024-01-02"})
+    html = chosen.content.decode()
+    assert checked_inputs(chosen, "mode") == ["semantic"]
+    assert checked_inputs(chosen, "kind") == ["note", "run"]
+    assert '<input type="search" name="q" value="a&quot;&lt;b" id="id_q">' in html
+    assert '<input type="date" name="from" value="2024-01-02" id="id_from">' in html
+    assert '<input type="date" name="to" id="id_to">' in html
+
+    refused_page = auth_client.get(URL, {"q": "guidance", "mode": "bogus", "kind": "nothing", "to": "2024-13-01"})
+    assert checked_inputs(refused_page, "mode") == [] and checked_inputs(refused_page, "kind") == []
+    assert "Diffusion guidance" in hit_titles(refused_page)  # refused filters narrow nothing
+    refused = refused_page.content.decode()
+    assert 'value="hybrid" id="id_mode_0" aria-invalid="true">' in refused
+    assert 'value="run" id="id_kind_3" aria-invalid="true">' in refused
+    assert 'value="2024-13-01" aria-invalid="true" aria-describedby="id_to_error" id="id_to">' in refused
