@@ -149,14 +149,12 @@ HIT_FIELDS = (
 Entry = tuple[Group, float, list[tuple[Group, float]]]  # a group, its score, the notes beneath it
 
 
-def _with_papers(ordered: list[tuple[Group, float]]) -> list[Entry]:
+def _with_papers(ordered: list[tuple[Group, float]], about: dict[int, int]) -> list[Entry]:
     """One entry per thing the user thinks of: a found paper takes the found notes about it
-    beneath it, at the place of the best of them (the research log often has both)."""
+    beneath it, at the place of the best of them (the research log often has both).
+    `about`: the paper each candidate note is about, read with the candidates."""
     papers = {object_id for (kind, object_id), _ in ordered if kind == "paper"}
-    note_paper = {}
-    if papers:
-        note_ids = [object_id for (kind, object_id), _ in ordered if kind == "note"]
-        note_paper = dict(Note.objects.filter(pk__in=note_ids, paper_id__in=papers).values_list("pk", "paper_id"))
+    note_paper = {note_id: paper_id for note_id, paper_id in about.items() if paper_id in papers}
     beneath: dict[int, list[tuple[Group, float]]] = {}
     for group, score in ordered:
         if group[0] == "note" and group[1] in note_paper:
@@ -221,9 +219,9 @@ def _hit(p: dict, score: float, tags: dict[int, list[str]]) -> Hit:
 
 
 def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
-    """The keyword and semantic passage rankings the mode asks for, and the group (a note
+    """The keyword and semantic passage rankings the mode asks for, the group (a note
     with its snippets and runs, or a paper) of every candidate that passes the filters (and
-    still exists, and is the user's)."""
+    still exists, and is the user's), and the paper each of those notes is about."""
     rankings: dict[str, list[tuple[int, float]]] = {}
     semantic = _start_semantic(user.pk, query, depth) if mode in ("hybrid", "semantic") else None
     if mode in ("hybrid", "keyword"):
@@ -233,13 +231,16 @@ def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, dept
     candidates = {pk for ranking in rankings.values() for pk, _ in ranking}
     # Ids only; whole rows are read for the page's hits alone.
     allowed = Passage.objects.filter(_filter_q(user, filters), pk__in=candidates)
-    groups = {
-        pk: ("paper", paper_id) if kind == Passage.PAPER else ("note", note_id)
-        for pk, kind, note_id, paper_id in (allowed.distinct() if filters.tag else allowed).values_list(
-            "pk", "kind", "note_id", "paper_id"
-        )
-    }
-    return rankings, groups
+    groups, about = {}, {}
+    # The note's paper comes along on the join the owner check makes: no second query to
+    # put found notes beneath their found paper.
+    for pk, kind, note_id, paper_id, note_paper_id in (allowed.distinct() if filters.tag else allowed).values_list(
+        "pk", "kind", "note_id", "paper_id", "note__paper_id"
+    ):
+        groups[pk] = ("paper", paper_id) if kind == Passage.PAPER else ("note", note_id)
+        if note_paper_id is not None:
+            about[note_id] = note_paper_id
+    return rankings, groups, about
 
 
 @repeatable_read()
@@ -251,9 +252,9 @@ def search(user, query: str, *, mode: str = "hybrid", filters: SearchFilters | N
         return SearchPage([], 0, mode, 0.0)
     filters = filters or SearchFilters()
     limit, offset = max(0, int(limit)), max(0, int(offset))
-    rankings, groups = _ranked_candidates(user, query, mode, filters, depth(limit, offset))
+    rankings, groups, about = _ranked_candidates(user, query, mode, filters, depth(limit, offset))
     ordered, best = fusion.fuse(rankings, groups, fusion.chosen())
-    entries = _with_papers(ordered)
+    entries = _with_papers(ordered, about)
     hits = _hits(entries[offset : offset + limit], best)
     return SearchPage(hits, len(entries), mode, (time.perf_counter() - started) * 1000)
 

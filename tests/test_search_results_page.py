@@ -142,3 +142,23 @@ def test_mode_and_kind_inputs_show_what_the_url_asks_for(auth_client, user, writ
     assert 'value="hybrid" id="id_mode_0" aria-invalid="true">' in refused
     assert 'value="run" id="id_kind_3" aria-invalid="true">' in refused
     assert 'value="2024-13-01" aria-invalid="true" aria-describedby="id_to_error" id="id_to">' in refused
+
+
+def test_a_paper_found_with_its_notes_costs_no_extra_query(user, write_note):
+    """Found notes go beneath their found paper from what the candidates' read brings along
+    (the note's paper, on the join the owner check makes): no second read of the notes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from search.indexing import index_paper
+
+    paper = Paper.objects.create(user=user, title="Classifier-Free Diffusion Guidance", abstract="Guidance without a classifier.")
+    assert index_paper(paper.pk) == "indexed"
+    note = Note.objects.create_note(user, title="Guidance sweep", body="Swept the classifier-free guidance scale.", tags=["ml"])
+    Note.objects.filter(pk=note.pk).update(paper=paper)
+    assert index_note(note.pk) == "indexed"
+    write_note(user, "Sourdough", "A long cold proof overnight.")
+    with CaptureQueriesContext(connection) as queries:
+        page = services.search(user, "classifier-free guidance", mode="keyword")
+    assert [(hit.kind, [note.title for note in hit.notes]) for hit in page.hits] == [("paper", ["Guidance sweep"])]
+    assert not [q["sql"] for q in queries.captured_queries if ' FROM "notes_note" ' in q["sql"]]
