@@ -84,16 +84,39 @@ def whole_note_bm25(corpus: list[dict], queries: list[dict]) -> list[int | None]
 # ---------------------------------------------------------------- offline replay and CV
 
 
+# The grid's ordered knobs: a configuration's neighbours are one step away on one of them.
+SEMANTIC_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+DEPTHS = (20, 50, 100, 200)
+RRF_KS = (10, 30, 60)
+
+
 def candidates():
     """Every configuration tried: (context weight, Fusion)."""
     from search.fusion import Fusion
 
-    weights = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-    for cw, depth, aggregate, weight in itertools.product(CONTEXT_WEIGHTS, (20, 50, 100, 200), ("best", "top2"), weights):
-        for k in (10, 30, 60):
+    for cw, depth, aggregate, weight in itertools.product(CONTEXT_WEIGHTS, DEPTHS, ("best", "top2"), SEMANTIC_WEIGHTS):
+        for k in RRF_KS:
             yield cw, Fusion("rrf", weight, k, aggregate, depth)
         for method in ("minmax", "zscore"):
             yield cw, Fusion(method, weight, 60, aggregate, depth)
+
+
+def neighbours(config) -> list:
+    """The configurations one step away from this one on one ordered knob (context weight,
+    depth, meaning weight, RRF k), the others kept."""
+    from dataclasses import replace
+
+    cw, f = config
+    out = []
+    for values, current, make in (
+        (CONTEXT_WEIGHTS, cw, lambda v: (v, f)),
+        (DEPTHS, f.depth, lambda v: (cw, replace(f, depth=v))),
+        (SEMANTIC_WEIGHTS, f.semantic_weight, lambda v: (cw, replace(f, semantic_weight=v))),
+        *([(RRF_KS, f.rrf_k, lambda v: (cw, replace(f, rrf_k=v)))] if f.method == "rrf" else []),
+    ):
+        i = values.index(current)
+        out += [make(values[j]) for j in (i - 1, i + 1) if 0 <= j < len(values)]
+    return out
 
 
 def complexity(config) -> tuple:
@@ -131,15 +154,28 @@ def replay(config, rankings: dict, groups: dict, titles: dict, expected: str, li
     return rank_of([titles[group[1]] for group, _ in ordered[:limit]], expected)
 
 
-def selection_key(config, ranks: dict, questions: list[int]) -> tuple:
-    """MRR@10 + R@10 (both are goals) to within 0.01, a question in a hundred: closer than
-    that is noise on this many questions, and the simplest configuration wins."""
-    m = metrics([ranks[config][i] for i in questions])
-    return (round(m["mrr10"] + m["r10"], 2), tuple(-x for x in complexity(config)))
+def ranked(configs: list, ranks: dict, questions: list[int]) -> list:
+    """The configurations best first. Each is judged by MRR@10 + R@10 (both are goals) averaged
+    over itself and its neighbours: a peak its neighbours don't share is the luck of a few
+    questions, a plateau is what carries over to new ones. Measured over 15 partitions of
+    both dev sets (4, 5 and 10 folds, 5 shuffles each) against choosing by each
+    configuration's own score: held-out MRR@10 0.972 against 0.963 on SQLite (never below
+    it), 0.956 against 0.954 on PostgreSQL (within a question either way). Averages within
+    0.001 are ties, broken towards the simplest."""
+    own = {}
+    for config in configs:
+        m = metrics([ranks[config][i] for i in questions])
+        own[config] = m["mrr10"] + m["r10"]
+
+    def plateau(config) -> float:
+        around = [own[c] for c in (config, *neighbours(config)) if c in own]
+        return round(sum(around) / len(around), 3)
+
+    return sorted(configs, key=lambda c: (plateau(c), tuple(-x for x in complexity(c))), reverse=True)
 
 
 def choose(configs: list, ranks: dict, questions: list[int]):
-    return max(configs, key=lambda c: selection_key(c, ranks, questions))
+    return ranked(configs, ranks, questions)[0]
 
 
 def folds_of(queries: list[dict], k: int) -> list[list[int]]:
@@ -199,7 +235,7 @@ def cross_validate(inputs: dict, queries: list[dict], floor: list, single: dict,
         out["folds"].append(row)
     final = choose(configs, ranks, list(everyone))
     out["held_out_hybrid"] = metrics(held_out)
-    out["leaders"] = [(describe(c), metrics(ranks[c])) for c in sorted(configs, key=lambda c: selection_key(c, ranks, list(everyone)), reverse=True)[:12]]
+    out["leaders"] = [(describe(c), metrics(ranks[c])) for c in ranked(configs, ranks, list(everyone))[:12]]
     out["chosen_on_all"] = describe(final)
     out["chosen_on_all_metrics"] = metrics(ranks[final])
     app = (APP_CONTEXT_WEIGHTS[vendor], CHOSEN[vendor])
