@@ -15,22 +15,24 @@ Both engines score every one of the user's rows that matches any word, so the co
 query is the number of rows its words match (~1 µs each in FTS5), and at 100k passages a
 common word matches half of them (115 ms a query). Words are ranked rarest (in the user's
 passages) first until SEARCH_KEYWORD_ROW_BUDGET matching rows; the most common words past it
-(the lowest IDF) are left out of the keyword ranking, and meaning search covers them in
-hybrid mode. A collection smaller than the budget is always ranked on every word. (The counts
-are FTS5 counts on SQLite, cached a few minutes; on PostgreSQL counts kept by triggers.) The
-price, measured by bench/search_quality.py with the budget scaled to the corpus as 8000 is
-to 100k passages: hybrid MRR@10 0.86 instead of 1.00 (keyword alone 0.74). Requiring a rare
-word but scoring on every word kept 0.97 but measured 47 ms p50 over HTTP instead of ~29, so
-it is not used.
+(the lowest IDF) are left out of that ranking. A collection smaller than the budget is always
+ranked on every word. (The counts are FTS5 counts on SQLite, cached a few minutes; on
+PostgreSQL counts kept by triggers.) Where words were left out, the passages found, and
+meaning search's in hybrid, are then scored again on every word, with the score the full
+ranking would give them (search/keyword_rescore.py): a few hundred rows instead of tens of
+thousands. Measured by bench/search_quality.py with the budget scaled to the dev corpus as
+8000 is to 100k passages: hybrid MRR@10 0.978 on SQLite, as without a budget (0.86 when the
+left-out words were simply dropped).
 """
 
 import re
 import time
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-from search import keyword_index
+from search import keyword_index, keyword_rescore
 from search.consistency import read_connection
 
 # Words that match almost every passage and only add noise to an OR query.
@@ -50,13 +52,15 @@ def terms(query: str) -> list[str]:
     return words[:MAX_TERMS]
 
 
-# SQLite: (database, user, word) -> (the user's matching rows, capped at the budget + 1; when
-# counted); PostgreSQL reads kept counts instead (_kept_counts). Counts only steer which words
-# are ranked, so a few minutes' staleness is harmless;
-# they are the user's own, so another user's collection never changes which words are kept.
-_matches_cache: dict[tuple[str, int, str], tuple[int, float]] = {}
+# SQLite: (database, user, word, cap) -> (the user's matching rows, at most cap; when
+# counted); PostgreSQL reads kept counts instead (_kept_counts). Counts steer which words are
+# ranked and give a left-out word its IDF when passages are scored again, where a few
+# minutes' staleness moves a score by the change in a common word's rarity: harmless.
+# They are the user's own, so another user's collection never changes which words are kept.
+_matches_cache: dict[tuple[str, int, str, int], tuple[int, float]] = {}
 MATCHES_TTL_SECONDS = 300
 MATCHES_CACHE_SIZE = 20_000
+EXACT = 2**31 - 1  # a cap no collection reaches: the exact count (bm25's IDF needs it)
 
 
 def _count_matches(db, user_id: int, word: str, cap: int) -> int:
@@ -77,7 +81,7 @@ def _count_matches(db, user_id: int, word: str, cap: int) -> int:
 
 
 def _matches(db, user_id: int, word: str, cap: int) -> int:
-    key, now = (db.vendor, user_id, word), time.monotonic()
+    key, now = (db.vendor, user_id, word, cap), time.monotonic()
     cached = _matches_cache.get(key)
     if cached and now - cached[1] < MATCHES_TTL_SECONDS:
         return cached[0]
@@ -148,25 +152,52 @@ def _reader(user_id: int):
     return connections[DEFAULT_DB_ALIAS]
 
 
-def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float | None = None) -> list[tuple[int, float]]:
+def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float | None = None,
+                    also: Callable[[], Iterable[int]] | None = None) -> list[tuple[int, float]]:
     """(passage id, score) best first; higher score is better. Scores use the user's
-    passages alone (see search/keyword_index.py)."""
+    passages alone (see search/keyword_index.py). Where the row budget left words out, the
+    passages found, and those `also()` gives (meaning search's, in hybrid), are scored again
+    on every word (search/keyword_rescore.py); `also` is called only then."""
     context_weight = context_weight or default_context_weight()
     words = terms(query)
     if not words:
         return []
     db = _reader(user_id)
-    words = ranked_words(user_id, words, db)
+    kept = ranked_words(user_id, words, db)
+    found = _rank(db, user_id, kept, limit, context_weight)
+    if len(kept) == len(words):
+        return found
+    # Alone, every passage found is scored again; beside meaning's, the first RESCORED of each.
+    found_ids = [pk for pk, _ in (found[:RESCORED] if also else found)]
+    ids = list(dict.fromkeys(found_ids + (list(also())[:RESCORED] if also else [])))
+    if db.vendor == "postgresql":
+        return keyword_rescore.postgres(db, user_id, words, ids, _postgres_weights(context_weight), limit)
+    return keyword_rescore.sqlite(db, user_id, words, ids, context_weight, limit,
+                                  lambda word: _matches(db, user_id, word, EXACT))
+
+
+# In hybrid, how many passages of each ranking (the kept words', meaning's) are scored again
+# on every word: the cost is per passage (its text read and searched on SQLite), the gain is at the
+# top. With the budget scaled to the dev corpus, 100 gave the same hybrid figures as 200 on
+# both databases (bench/search_quality.py; README, Search), at about half the added time
+# at 100k passages (bench/keyword_rescore.py).
+RESCORED = 100
+
+
+def _postgres_weights(context_weight: float) -> list[float]:
+    """ts_rank's weights {D, C, B, A}, each at most 1: the context is A, the text B."""
+    return [0.1, 0.2, 1.0 / context_weight, 1.0] if context_weight >= 1 else [0.1, 0.2, 1.0, context_weight]
+
+
+def _rank(db, user_id: int, words: list[str], limit: int, context_weight: float) -> list[tuple[int, float]]:
     if db.vendor == "postgresql":
         sql = (
             "SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank "
             "FROM search_passage p, to_tsquery('english', %s) q "
             "WHERE p.user_id = %s AND p.search_tsv @@ q ORDER BY rank DESC, p.id LIMIT %s"
         )
-        # Weights {D, C, B, A}, each at most 1: the context is A, the text B.
-        weights = [0.1, 0.2, 1.0 / context_weight, 1.0] if context_weight >= 1 else [0.1, 0.2, 1.0, context_weight]
         # Quoted lexemes: to_tsquery reads 'word' as a plain term, whatever it contains.
-        params = [weights, " | ".join(f"'{w}'" for w in words), user_id, limit]
+        params = [_postgres_weights(context_weight), " | ".join(f"'{w}'" for w in words), user_id, limit]
     else:
         # FTS5's own rank column, with the weights given by `rank MATCH`, lets FTS5 score
         # and sort inside the virtual table (ORDER BY rank is consumed by it): ~40% less

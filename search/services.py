@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -223,9 +223,12 @@ def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, dept
     with its snippets and runs, or a paper) of every candidate that passes the filters (and
     still exists, and is the user's), and the paper each of those notes is about."""
     rankings: dict[str, list[tuple[int, float]]] = {}
-    semantic = _start_semantic(user.pk, query, depth) if mode in ("hybrid", "semantic") else None
+    semantic = cache(_start_semantic(user.pk, query, depth)) if mode in ("hybrid", "semantic") else None
     if mode in ("hybrid", "keyword"):
-        rankings["keyword"] = keyword.search_passages(user.pk, query, depth)
+        # Meaning's passages are scored on every word too where the row budget left words
+        # out, so the words' evidence on them counts in the fusion.
+        also = (lambda: [pk for pk, _ in semantic()]) if semantic else None
+        rankings["keyword"] = keyword.search_passages(user.pk, query, depth, also=also)
     if semantic:
         rankings["semantic"] = semantic()
     candidates = {pk for ranking in rankings.values() for pk, _ in ranking}

@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Keyword ranking at 100k passages where the row budget leaves a question's common words
+out: what scoring the found passages again on every word (search/keyword_rescore.py) costs
+and gives, against the kept words' ranking alone (before) and the ranking on every word with
+no budget (the ideal, too slow to serve), in one run.
+
+Fills one user's collection with the corpus's passages repeated (text only: the rows
+bench/search_latency.py writes, without vectors), then for every dev question whose words
+pass the budget, times each way (median of --repeat runs, counts warm), and compares each
+way's top 10 with the every-word ranking's. The app's way also scores 200 further passages,
+standing in for meaning search's (random passages of the user: cost only).
+
+    .venv/bin/python bench/keyword_rescore.py [--passages 100000] [--repeat 5] [--json]
+
+Runs on an isolated SQLite database (or a fresh PostgreSQL database when DATABASE_URL
+points at one), like the other benches.
+"""
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_CORPUS, DEV_QUERIES, Lab, load_json  # noqa: E402
+
+DEPTH = 200  # passages read from the keyword ranking (the app's fusion depth)
+PER_NOTE = 5
+
+
+def fill(user, corpus, total: int) -> list[int]:
+    from notes.models import Note
+    from search.models import Passage
+    from search.passages import split
+
+    real = [(n["title"], p.text) for n in corpus for p in split(n["title"], n["body"])]
+    notes = Note.objects.bulk_create([Note(user=user, title=f"Note {i}", body="") for i in range(total // PER_NOTE)], batch_size=2000)
+    rows = []
+    for k in range(total):
+        title, text = real[k % len(real)]
+        rows.append(Passage(user=user, kind="note", note=notes[k // PER_NOTE], context=title, text=text, content_hash=f"b{k}"))
+        if len(rows) == 5000:
+            Passage.objects.bulk_create(rows)
+            rows = []
+            print(f"\r  filled {k + 1}/{total}", end="", file=sys.stderr, flush=True)
+    Passage.objects.bulk_create(rows)
+    print(file=sys.stderr)
+    return list(Passage.objects.filter(user=user).values_list("pk", flat=True))
+
+
+def timed(fn, repeat: int):
+    result, runs = fn(), []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - started) * 1000)
+    return result, statistics.median(runs)
+
+
+def summary(values: list[float]) -> dict:
+    values = sorted(values)
+    return {"p50_ms": round(statistics.median(values), 2), "p90_ms": round(values[int(0.9 * (len(values) - 1))], 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    corpus = load_json(DEFAULT_CORPUS)
+    questions = [q["q"] for path in DEV_QUERIES for q in load_json(path)]
+
+    with Lab("rescore") as lab:
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+
+        from search import keyword, keyword_index
+
+        user = get_user_model().objects.create_user("bench", password="bench-rescore-pw")
+        if connection.vendor == "sqlite":
+            keyword_index.ensure(user.pk)
+        started = time.monotonic()
+        ids = fill(user, corpus, args.passages)
+        print(f"filled {len(ids)} passages in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        rng = random.Random(1)
+        weight = keyword.default_context_weight()
+        ways = {"kept words only (before)": [], "kept words + every word on the found (now)": [], "every word, no budget": []}
+        first_ms, overlap, same_first, asked = [], {name: [] for name in ways}, {name: 0 for name in ways}, 0
+        for q in questions:
+            words = keyword.terms(q)
+            keyword._matches_cache.clear()
+            kept = keyword.ranked_words(user.pk, words, connection)
+            if len(kept) == len(words):
+                continue
+            asked += 1
+            extra = rng.sample(ids, 200)
+            started = time.perf_counter()  # first time: the left-out words' exact counts not yet cached
+            keyword.search_passages(user.pk, q, DEPTH, also=lambda: extra)
+            first_ms.append((time.perf_counter() - started) * 1000)
+            results = {}
+            results["kept words only (before)"], t_before = timed(lambda: keyword._rank(connection, user.pk, kept, DEPTH, weight), args.repeat)
+            results["kept words + every word on the found (now)"], t_now = timed(
+                lambda: keyword.search_passages(user.pk, q, DEPTH, also=lambda: extra), args.repeat)
+            results["every word, no budget"], t_full = timed(lambda: keyword._rank(connection, user.pk, words, DEPTH, weight), 1)
+            truth = [pk for pk, _ in results["every word, no budget"][:10]]
+            for name, t in zip(ways, (t_before, t_now, t_full)):
+                ways[name].append(t)
+                top = [pk for pk, _ in results[name][:10]]
+                overlap[name].append(len(set(top) & set(truth)) / max(1, len(truth)))
+                same_first[name] += bool(top and truth and top[0] == truth[0])
+        figures = {
+            "vendor": connection.vendor, "passages": len(ids), "questions_past_budget": asked, "questions": len(questions),
+            "budget": keyword.settings.SEARCH_KEYWORD_ROW_BUDGET,
+            "ways": {name: {**summary(times), "top10_overlap_with_every_word": round(statistics.mean(overlap[name]), 3),
+                            "same_first_passage": f"{same_first[name]}/{asked}"} for name, times in ways.items()},
+            "now_first_time": summary(first_ms),
+        }
+        base = figures["ways"]["kept words only (before)"]["p50_ms"]
+        for name in ways:
+            figures["ways"][name]["p50_vs_before"] = round(figures["ways"][name]["p50_ms"] / base, 2)
+    print(f"{figures['vendor']}, {figures['passages']} passages, budget {figures['budget']} rows: "
+          f"{asked} of {len(questions)} dev questions have words past it")
+    for name, f in figures["ways"].items():
+        print(f"  {name:<45} p50 {f['p50_ms']:>7.2f} ms  p90 {f['p90_ms']:>7.2f} ms  (x{f['p50_vs_before']:.2f})  "
+              f"top-10 overlap with every word {f['top10_overlap_with_every_word']:.3f}, same first {f['same_first_passage']}")
+    print(f"  now, first time (left-out words counted): p50 {figures['now_first_time']['p50_ms']} ms, p90 {figures['now_first_time']['p90_ms']} ms")
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Words the keyword row budget leaves out of the ranking still count: the passages found,
+and those meaning search adds, are scored again on every word of the question, with the
+scores the full ranking would give them."""
+
+import pytest
+from django.db import connection
+
+from notes.models import Note
+from search import indexing, keyword, keyword_rescore
+from search.models import Passage
+from tests.search_fixtures import corpus_entries, dev_questions
+
+COMMON_NOTES = 30  # notes with the common word: past the budget below
+OTHER_NOTES = 120  # and without it, so it is common but not in most rows (BM25 gives those no weight)
+ROW_BUDGET = 10
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts():
+    keyword._matches_cache.clear()
+    yield
+    keyword._matches_cache.clear()
+
+
+def saved(user, title: str, body: str) -> int:
+    """The note's one passage, searchable by words (no embedding needed)."""
+    note = Note.objects.create_note(user, title=title, body=body)
+    indexing.index_note_text(note.pk)
+    return Passage.objects.get(note=note, kind=Passage.NOTE).pk
+
+
+@pytest.fixture
+def collection(user):
+    """Many notes say "diffusion"; two say "guidance", one of them "diffusion" as well."""
+    common = [saved(user, f"Sampler {i}", f"Diffusion sampler number {i} for images.") for i in range(COMMON_NOTES)]
+    for i in range(OTHER_NOTES):
+        saved(user, f"Optimiser {i}", f"Learning rate schedule number {i}.")
+    alone = saved(user, "Sweep", "Guidance scale sweeps for images.")
+    both = saved(user, "Sweep", "Guidance scale sweeps for diffusion images.")
+    return {"common": common, "alone": alone, "both": both}
+
+
+def ranking(user, query: str, **kwargs) -> list[int]:
+    return [pk for pk, _ in keyword.search_passages(user.pk, query, **kwargs)]
+
+
+def test_a_word_past_the_budget_still_lifts_the_passages_that_have_it(user, collection, settings):
+    settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
+    assert keyword.ranked_words(user.pk, ["guidance", "diffusion"]) == ["guidance"]  # "diffusion" is left out
+
+    found = ranking(user, "guidance diffusion", limit=10)
+
+    # Ranked on "guidance" alone, the shorter note came first; "diffusion" counts.
+    assert found[:2] == [collection["both"], collection["alone"]]
+
+
+def test_scores_past_the_budget_are_those_of_the_full_ranking(user, collection, settings):
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 10_000
+    full = dict(keyword.search_passages(user.pk, "guidance diffusion", limit=100))
+    settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
+    keyword._matches_cache.clear()
+
+    budgeted = keyword.search_passages(user.pk, "guidance diffusion", limit=100)
+
+    assert {pk for pk, _ in budgeted} == {collection["both"], collection["alone"]}
+    for pk, score in budgeted:
+        assert score == pytest.approx(full[pk], rel=1e-6)
+
+
+def test_passages_meaning_found_are_scored_on_the_words_left_out(user, collection, settings):
+    settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
+    only_common = collection["common"][0]
+    asked = []
+
+    def meanings():
+        asked.append(True)
+        return [only_common]
+
+    assert only_common not in ranking(user, "guidance diffusion", limit=10)
+
+    found = ranking(user, "guidance diffusion", limit=10, also=meanings)
+
+    assert asked and only_common in found  # matched only by the left-out word
+
+
+def test_nothing_is_scored_again_when_every_word_fits_the_budget(user, collection, settings):
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 10_000
+
+    def meanings():
+        raise AssertionError("asked for meaning's passages although no word was left out")
+
+    assert ranking(user, "guidance diffusion", limit=10, also=meanings)[:1] == [collection["both"]]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5's bm25 is SQLite's scorer")
+def test_scoring_again_reproduces_fts5s_bm25_on_the_real_corpus(user):
+    """For every dev question, the top passages FTS5 ranks on every word get the same
+    scores, in the same order, when scored again (real notes: code, lists, unicode)."""
+    for entry in corpus_entries():
+        note = Note.objects.create_note(user, title=entry["title"], body=entry["body"])
+        indexing.index_note_text(note.pk)
+    weight = keyword.default_context_weight()
+    compared = 0
+    for question in dev_questions():
+        words = keyword.terms(question["q"])
+        full = keyword._rank(connection, user.pk, words, 40, weight)
+        again = keyword_rescore.sqlite(connection, user.pk, words, [pk for pk, _ in full], weight, 40,
+                                       lambda word: keyword._matches(connection, user.pk, word, keyword.EXACT))
+        assert [pk for pk, _ in again] == [pk for pk, _ in full], question["q"]
+        assert [s for _, s in again] == pytest.approx([s for _, s in full], rel=1e-9), question["q"]
+        compared += len(full)
+    assert compared > 1000
