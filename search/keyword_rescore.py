@@ -30,10 +30,14 @@ K1, B = 1.2, 0.75
 
 
 def postgres(db, user_id: int, words: list[str], ids: list[int], weights: list[float], limit: int) -> list[tuple[int, float]]:
+    # The rows are fetched by primary key and matched one by one: left to itself the planner
+    # matched through the GIN index, visiting every row a common word matches (bench/
+    # keyword_rescore.py at 100k passages: 14.6 ms added a question, against 7.0 ms so).
+    # OFFSET 0 keeps the match out of the scan.
     sql = (
-        "SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank "
-        "FROM search_passage p, to_tsquery('english', %s) q "
-        "WHERE p.id = ANY(%s) AND p.user_id = %s AND p.search_tsv @@ q ORDER BY rank DESC, p.id LIMIT %s"
+        "SELECT id, rank FROM (SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank, p.search_tsv @@ q AS hit "
+        "FROM search_passage p, to_tsquery('english', %s) q WHERE p.id = ANY(%s) AND p.user_id = %s OFFSET 0) s "
+        "WHERE hit ORDER BY rank DESC, id LIMIT %s"
     )
     with db.cursor() as cursor:
         cursor.execute(sql, [weights, " | ".join(f"'{w}'" for w in words), list(ids), user_id, limit])
