@@ -172,8 +172,9 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
     ids = list(dict.fromkeys(found_ids + (list(also())[:RESCORED] if also else [])))
     if db.vendor == "postgresql":
         return keyword_rescore.postgres(db, user_id, words, ids, _postgres_weights(context_weight), limit)
-    return keyword_rescore.sqlite(db, user_id, words, ids, context_weight, limit,
-                                  lambda word: _matches(db, user_id, word, EXACT))
+    rescored = keyword_rescore.sqlite(db, user_id, words, ids, context_weight, limit,
+                                      lambda word: _matches(db, user_id, word, EXACT))
+    return found if rescored is None else rescored
 
 
 # In hybrid, how many passages of each ranking (the kept words', meaning's) are scored again

@@ -45,15 +45,17 @@ def postgres(db, user_id: int, words: list[str], ids: list[int], weights: list[f
 
 
 def sqlite(db, user_id: int, words: list[str], ids: list[int], context_weight: float, limit: int,
-           matching_rows) -> list[tuple[int, float]]:
+           matching_rows) -> list[tuple[int, float]] | None:
     """bm25 of the passages `ids` (the user's) on every word, best first, passages that have
-    none of the words left out. `matching_rows(word)` is the user's rows the word matches."""
+    none of the words left out; None where it cannot be computed as FTS5 would (a word FTS5
+    reads as several tokens, an index without rows). `matching_rows(word)` is the user's
+    rows the word matches."""
     fts = keyword_index.table(user_id)
-    stems = {word: stem for word, stem in _stems(tuple(words)).items() if stem}
-    if not stems or not ids:
-        return []
+    stems = _stems(tuple(words))
     rows, totals = _averages(db, fts)
-    if not rows:
+    if not rows or not all(stems.values()):
+        return None
+    if not ids:
         return []
     average = sum(totals) / rows
     idf = {}

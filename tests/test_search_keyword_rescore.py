@@ -110,3 +110,15 @@ def test_scoring_again_reproduces_fts5s_bm25_on_the_real_corpus(user):
         assert [s for _, s in again] == pytest.approx([s for _, s in full], rel=1e-9), question["q"]
         compared += len(full)
     assert compared > 1000
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5's tokenizer is SQLite's")
+def test_a_word_fts5_would_split_keeps_the_kept_words_ranking(user, collection, settings, monkeypatch):
+    """Where bm25 cannot be recomputed as FTS5 computes it, the ranking on the kept words
+    stands rather than one that drops a word."""
+    settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
+    kept_only = keyword._rank(connection, user.pk, ["guidance"], 10, keyword.default_context_weight())
+    stems = keyword_rescore._stems
+    monkeypatch.setattr(keyword_rescore, "_stems", lambda words: {**stems(words), **({"diffusion": None} if "diffusion" in words else {})})
+
+    assert keyword.search_passages(user.pk, "guidance diffusion", limit=10) == kept_only
