@@ -75,7 +75,7 @@ def main() -> int:
     corpus = load_json(DEFAULT_CORPUS)
     questions = [q["q"] for path in DEV_QUERIES for q in load_json(path)]
 
-    with Lab("rescore") as lab:
+    with Lab("rescore"):
         from django.contrib.auth import get_user_model
         from django.db import connection
 
