@@ -152,6 +152,14 @@ def _reader(user_id: int):
     return connections[DEFAULT_DB_ALIAS]
 
 
+# In hybrid, how many passages of each ranking (the kept words', meaning's) are scored again
+# on every word: the cost is per passage (its text read and searched on SQLite), the gain is at the
+# top. With the budget scaled to the dev corpus, 100 gave the same hybrid figures as 200 on
+# both databases (bench/search_quality.py; README, Search), at about half the added time
+# at 100k passages (bench/keyword_rescore.py).
+RESCORED = 100
+
+
 def search_passages(user_id: int, query: str, limit: int = 100, context_weight: float | None = None,
                     also: Callable[[], Iterable[int]] | None = None) -> list[tuple[int, float]]:
     """(passage id, score) best first; higher score is better. Scores use the user's
@@ -175,14 +183,6 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
     rescored = keyword_rescore.sqlite(db, user_id, words, ids, context_weight, limit,
                                       lambda word: _matches(db, user_id, word, EXACT))
     return found if rescored is None else rescored
-
-
-# In hybrid, how many passages of each ranking (the kept words', meaning's) are scored again
-# on every word: the cost is per passage (its text read and searched on SQLite), the gain is at the
-# top. With the budget scaled to the dev corpus, 100 gave the same hybrid figures as 200 on
-# both databases (bench/search_quality.py; README, Search), at about half the added time
-# at 100k passages (bench/keyword_rescore.py).
-RESCORED = 100
 
 
 def _postgres_weights(context_weight: float) -> list[float]:
