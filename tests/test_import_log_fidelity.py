@@ -3,6 +3,7 @@
 first line is a bare link get a readable title. Asserted on the note pages' HTML."""
 
 import re
+from collections import defaultdict
 
 import pytest
 from django.urls import reverse
@@ -107,6 +108,23 @@ def test_titles_are_readable_not_links(imported_log, user):
     assert papers.get(arxiv_id="2409.02634").title == "Loopy - Make images speak and sing"
     # Papers nothing in the log names keep their id (37 before the log's titles were read, 29 now).
     assert papers.filter(title__startswith="arXiv:").count() <= 29
+
+
+def test_the_report_names_every_note_and_paper_left_without_a_readable_title(user):
+    report = import_path(user, data_file("research-log.txt")).as_dict()
+    said = defaultdict(str)
+    for notice in report["notices"]:
+        said[notice["item"]] += notice["message"]
+    notes = Note.objects.for_user(user)
+    url_titled = [n.title for n in notes if URL_TITLE.match(n.title)]
+    assert url_titled and all("titled by its link" in said[title] for title in url_titled)
+    unnamed = Paper.objects.for_user(user).filter(title__startswith="arXiv:")
+    assert unnamed.filter(arxiv_id="2407.01449").exists()  # ColPali: its entry is the bare link alone
+    for paper in unnamed:
+        assert all(f"“{paper.title}”" in said[note.title] for note in notes.filter(paper=paper))
+    # Titled notes and named papers are not reported.
+    assert "Loopy - Make images speak and sing" not in said
+    assert "Precise Zero-Shot Dense Retrieval without Relevance Labels" not in said
 
 
 def test_reimport_over_an_earlier_import_updates_in_place_with_a_revision(user):
