@@ -112,12 +112,15 @@ def test_titles_are_readable_not_links(imported_log, user):
 
 def test_the_report_names_every_note_and_paper_left_without_a_readable_title(user):
     report = import_path(user, data_file("research-log.txt")).as_dict()
-    said = defaultdict(str)
+    said, links = defaultdict(str), {}
     for notice in report["notices"]:
         said[notice["item"]] += notice["message"]
+        links.setdefault(notice["item"], notice.get("url"))
     notes = Note.objects.for_user(user)
     url_titled = [n.title for n in notes if URL_TITLE.match(n.title)]
     assert url_titled and all("titled by its link" in said[title] for title in url_titled)
+    # Each links to the note to rename.
+    assert all(links[title] == notes.get(title=title).get_absolute_url() for title in url_titled)
     unnamed = Paper.objects.for_user(user).filter(title__startswith="arXiv:")
     assert unnamed.filter(arxiv_id="2407.01449").exists()  # ColPali: its entry is the bare link alone
     for paper in unnamed:

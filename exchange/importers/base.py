@@ -47,8 +47,9 @@ class Report:
     def fail(self, item: str, reason: str) -> None:
         self.failed.append({"item": item[:200], "reason": reason[:500]})
 
-    def notice(self, item: str, message: str) -> None:
-        self.notices.append({"item": item[:200], "message": message[:500]})
+    def notice(self, item: str, message: str, url: str = "") -> None:
+        """`url`: where the user can act on it (the note to rename)."""
+        self.notices.append({"item": item[:200], "message": message[:500], **({"url": url} if url else {})})
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "failed": self.failed, "notices": self.notices}

@@ -132,19 +132,20 @@ def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_n
             saved.append(("papers", created))
         note, created = upsert_note(ctx, source_key=source_key, title=title, body=body, paper=paper)
         saved.append(("notes", created))
-        _report_unnamed(ctx, note.title, paper)
+        _report_unnamed(ctx, note, paper)
         return saved
 
     return save
 
 
-def _report_unnamed(ctx, title: str, paper) -> None:
+def _report_unnamed(ctx, note, paper) -> None:
     """Say which notes and papers no name was found for, so the user can name them: a guessed
     title would be worse (see log_titles)."""
     unnamed = []
-    if log_titles.is_bare(title):
+    if log_titles.is_bare(note.title):
         unnamed.append("titled by its link (no words of its own, and no table-of-contents title matched it with confidence)")
     if paper is not None and paper.title == f"arXiv:{paper.arxiv_id}":
         unnamed.append(f"its paper is left as “{paper.title}” (nothing in the log names it with confidence)")
     if unnamed:
-        ctx.report.notice(title, "; ".join(unnamed) + ". Rename it on its page if you know the title.")
+        ctx.report.notice(note.title, "; ".join(unnamed) + ". Rename it on its page if you know the title.",
+                          url=note.get_absolute_url())
