@@ -19,6 +19,19 @@ questions, which is what search/fusion.py's CHOSEN should hold for the database 
 
     .venv/bin/python bench/search_quality.py [--corpus FILE] [--queries FILE ...] [--cv 5] [--json]
 
+With --distractors N the user's collection is first grown by N passages of unrelated real
+text (bench/distractors.py: the installed libraries' docstrings, embedded by the app's model),
+so the questions are answered at that scale with the real keyword ranking: at 100,000 the
+most common query words pass SEARCH_KEYWORD_ROW_BUDGET as they would in a user's years of notes.
+
+--save-replay FILE keeps what the replay needs; --from-replay FILE [FILE ...] cross-validates
+from kept files without the pipeline. Given the same questions asked of several collections
+(the corpus alone and grown to 100k), the constants are chosen on all of them at once:
+
+    .venv/bin/python bench/search_quality.py --save-replay small.json
+    .venv/bin/python bench/search_quality.py --distractors 100000 --save-replay large.json
+    .venv/bin/python bench/search_quality.py --from-replay small.json large.json --cv 5
+
 Runs on an isolated SQLite database and embedded redis-server under var/ (or a fresh
 PostgreSQL database when DATABASE_URL points at one); nothing of the app's data is touched.
 """
@@ -154,9 +167,11 @@ def replay(config, rankings: dict, groups: dict, titles: dict, expected: str, li
     return rank_of([titles[group[1]] for group, _ in ordered[:limit]], expected)
 
 
-def ranked(configs: list, ranks: dict, questions: list[int]) -> list:
-    """The configurations best first. Each is judged by MRR@10 + R@10 (both are goals) averaged
-    over itself and its neighbours: a peak its neighbours don't share is the luck of a few
+def ranked(configs: list, scales: list[dict], questions: list[int]) -> list:
+    """The configurations best first. Each is judged by MRR@10 + R@10 (both are goals),
+    averaged over the collections the questions were asked of (`scales`: each one's ranks
+    per configuration; the 235-note corpus alone, and grown to 100k passages) and over
+    itself and its neighbours: a peak its neighbours don't share is the luck of a few
     questions, a plateau is what carries over to new ones. Measured over 15 partitions of
     both dev sets (4, 5 and 10 folds, 5 shuffles each) against choosing by each
     configuration's own score: held-out MRR@10 0.972 against 0.963 on SQLite (never below
@@ -164,8 +179,8 @@ def ranked(configs: list, ranks: dict, questions: list[int]) -> list:
     0.001 are ties, broken towards the simplest."""
     own = {}
     for config in configs:
-        m = metrics([ranks[config][i] for i in questions])
-        own[config] = m["mrr10"] + m["r10"]
+        scores = [metrics([ranks[config][i] for i in questions]) for ranks in scales]
+        own[config] = sum(m["mrr10"] + m["r10"] for m in scores) / len(scores)
 
     def plateau(config) -> float:
         around = [own[c] for c in (config, *neighbours(config)) if c in own]
@@ -174,8 +189,8 @@ def ranked(configs: list, ranks: dict, questions: list[int]) -> list:
     return sorted(configs, key=lambda c: (plateau(c), tuple(-x for x in complexity(c))), reverse=True)
 
 
-def choose(configs: list, ranks: dict, questions: list[int]):
-    return ranked(configs, ranks, questions)[0]
+def choose(configs: list, scales: list[dict], questions: list[int]):
+    return ranked(configs, scales, questions)[0]
 
 
 def folds_of(queries: list[dict], k: int) -> list[list[int]]:
@@ -201,96 +216,138 @@ def read_replay_inputs(user, queries: list[dict]) -> dict:
     }
 
 
-def cross_validate(inputs: dict, queries: list[dict], floor: list, single: dict, k: int, log) -> dict:
-    from django.db import connection
-
-    from search.fusion import CHOSEN
-    from search.keyword import CONTEXT_WEIGHTS as APP_CONTEXT_WEIGHTS
-
-    vendor = inputs.get("vendor", connection.vendor)
-
-    started = time.monotonic()
+def replay_ranks(inputs: dict, queries: list[dict], configs: list) -> dict:
+    """config -> the expected note's rank for every question, replayed from one collection's rankings."""
     rankings = [
         {"semantic": [tuple(p) for p in r["semantic"]], **{("keyword", cw): [tuple(p) for p in r[f"keyword {cw:g}"]] for cw in CONTEXT_WEIGHTS}}
         for r in inputs["rankings"]
     ]
     groups = {int(pk): ("note", int(note_id)) for pk, note_id in inputs["groups"].items()}
     titles = {int(pk): title for pk, title in inputs["titles"].items()}
-    configs = list(candidates())
-    ranks = {c: [replay(c, r, groups, titles, q["expected_title"]) for r, q in zip(rankings, queries)] for c in configs}
-    log(f"replayed {len(configs)} configurations x {len(queries)} questions in {time.monotonic() - started:.0f}s")
-    folds = folds_of(queries, k)
-    everyone = range(len(queries))
-    out = {"folds": [], "configurations": len(configs)}
-    held_out: list[int | None] = [None] * len(queries)
-    for f, test in enumerate(folds):
-        train = [i for i in everyone if i not in set(test)]
-        chosen = choose(configs, ranks, train)
-        for i in test:
-            held_out[i] = ranks[chosen][i]
-        row = {"fold": f + 1, "questions": len(test), "chosen": describe(chosen),
-               "hybrid": metrics([ranks[chosen][i] for i in test]),
-               **{mode: metrics([single[mode][i] for i in test]) for mode in ("semantic", "keyword")},
-               "bm25_floor": metrics([floor[i] for i in test])}
-        out["folds"].append(row)
-    final = choose(configs, ranks, list(everyone))
-    out["held_out_hybrid"] = metrics(held_out)
-    out["leaders"] = [(describe(c), metrics(ranks[c])) for c in ranked(configs, ranks, list(everyone))[:12]]
-    out["chosen_on_all"] = describe(final)
-    out["chosen_on_all_metrics"] = metrics(ranks[final])
-    app = (APP_CONTEXT_WEIGHTS[vendor], CHOSEN[vendor])
-    out["app_default"] = f"{describe(app)} ({vendor})"
-    out["app_default_metrics"] = metrics(ranks[app]) if app in ranks else None
-    # Simple fusions to beat, with the app's context weight.
-    from search.fusion import Fusion
+    return {c: [replay(c, r, groups, titles, q["expected_title"]) for r, q in zip(rankings, queries)] for c in configs}
 
-    out["simple"] = {
-        "rrf k=60 0.5/0.5 depth 50": metrics(ranks[(APP_CONTEXT_WEIGHTS[vendor], Fusion("rrf", 0.5, 60, "best", 50))]),
-        "minmax meaning=0.3 depth 50 (before)": metrics(ranks[(2.0, Fusion("minmax", 0.3, 60, "best", 50, pin=3))]),
-    }
+
+def cross_validate(collections: list[dict], queries: list[dict], k: int, log) -> dict:
+    """Grouped k-fold CV of the ranking constants over the same questions asked of one or more
+    collections (`{"name", "inputs", "single"}` each: replay inputs and each mode's ranks as
+    the app answered); each fold's constants are chosen on the other folds of every collection."""
+    from django.db import connection
+
+    from search.fusion import CHOSEN, Fusion
+    from search.keyword import CONTEXT_WEIGHTS as APP_CONTEXT_WEIGHTS
+
+    vendor = collections[0]["inputs"].get("vendor", connection.vendor)
+    app = (APP_CONTEXT_WEIGHTS[vendor], CHOSEN[vendor])
+    started = time.monotonic()
+    configs = list(candidates())
+    scales = [replay_ranks(c["inputs"], queries, configs) for c in collections]
+    log(f"replayed {len(configs)} configurations x {len(queries)} questions x {len(scales)} collections "
+        f"in {time.monotonic() - started:.0f}s")
+    folds = folds_of(queries, k)
+    everyone = list(range(len(queries)))
+    chosen = []
+    for test in folds:
+        held = set(test)
+        chosen.append(choose(configs, scales, [i for i in everyone if i not in held]))
+    final = choose(configs, scales, everyone)
+    out = {"configurations": len(configs), "chosen_on_all": describe(final), "app_default": f"{describe(app)} ({vendor})",
+           "collections": []}
+    for collection, ranks in zip(collections, scales):
+        single, held_out = collection["single"], [None] * len(queries)
+        rows = []
+        for f, (test, config) in enumerate(zip(folds, chosen)):
+            for i in test:
+                held_out[i] = ranks[config][i]
+            rows.append({"fold": f + 1, "questions": len(test), "chosen": describe(config),
+                         "hybrid": metrics([ranks[config][i] for i in test]),
+                         **{mode: metrics([single[mode][i] for i in test]) for mode in ("semantic", "keyword")},
+                         "bm25_floor": metrics([single["bm25_floor"][i] for i in test])})
+        out["collections"].append({
+            "name": collection["name"], "folds": rows, "held_out_hybrid": metrics(held_out),
+            "chosen_on_all_metrics": metrics(ranks[final]),
+            "app_default_metrics": metrics(ranks[app]) if app in ranks else None,
+            "leaders": [(describe(c), metrics(ranks[c])) for c in ranked(configs, scales, everyone)[:12]],
+            # Simple fusions to beat, with the app's context weight.
+            "simple": {
+                "rrf k=60 0.5/0.5 depth 50": metrics(ranks[(APP_CONTEXT_WEIGHTS[vendor], Fusion("rrf", 0.5, 60, "best", 50))]),
+                "minmax meaning=0.3 depth 50 (before)": metrics(ranks[(2.0, Fusion("minmax", 0.3, 60, "best", 50, pin=3))]),
+            },
+        })
     return out
 
 
 def replay_only(args, sets: dict) -> int:
-    """Cross-validation from rankings kept by --save-replay: the constants can be re-chosen in
-    a minute, without loading the corpus again."""
+    """Cross-validation from rankings kept by --save-replay (one file per collection the same
+    questions were asked of): the constants are re-chosen in a minute, without the pipeline."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lablog.settings")
     django.setup()
-    kept = json.loads(Path(args.from_replay).read_text())
+    collections = []
+    for path in args.from_replay:
+        kept = json.loads(Path(path).read_text())
+        collections.append({"name": Path(path).name, "inputs": kept["inputs"], "single": kept["single"]})
     everything = [q for queries in sets.values() for q in queries]
-    cv = cross_validate(kept["inputs"], everything, kept["single"]["bm25_floor"], kept["single"], args.cv or 5,
-                        lambda line: print(line, file=sys.stderr))
-    print_cv({"cv": cv}, args.cv or 5, len(everything))
+    cv = cross_validate(collections, everything, args.cv or 5, lambda line: print(line, file=sys.stderr))
+    print_cv(cv, args.cv or 5, len(everything))
     if args.json:
         print(json.dumps(cv))
     return 0
 
 
-def print_cv(results: dict, folds: int, questions: int) -> None:
-    cv = results["cv"]
-    print(f"\n{folds}-fold cross-validation over {questions} questions "
+def print_cv(cv: dict, folds: int, questions: int) -> None:
+    names = ", ".join(c["name"] for c in cv["collections"])
+    print(f"\n{folds}-fold cross-validation over {questions} questions asked of {names} "
           f"({cv['configurations']} configurations; folds grouped by expected note)")
-    for row in cv["folds"]:
-        print(f"fold {row['fold']} ({row['questions']} held out), chosen on the others: {row['chosen']}")
-        for mode in ("hybrid", "semantic", "keyword", "bm25_floor"):
-            print_metrics_row(mode, row[mode])
-    print_metrics_row("hybrid, every question held out once", cv["held_out_hybrid"])
-    print(f"chosen on all questions: {cv['chosen_on_all']}")
-    print_metrics_row("  (in-sample)", cv["chosen_on_all_metrics"])
-    print(f"the app's: {cv['app_default']}")
-    if cv["app_default_metrics"]:
-        print_metrics_row("  (in-sample)", cv["app_default_metrics"])
-    for name, m in cv["simple"].items():
-        print_metrics_row(name, m)
-    print("best configurations on all questions (in-sample):")
-    for name, m in cv["leaders"]:
-        print_metrics_row(name, m)
+    for collection in cv["collections"]:
+        print(f"{collection['name']}:")
+        for row in collection["folds"]:
+            print(f"fold {row['fold']} ({row['questions']} held out), chosen on the others: {row['chosen']}")
+            for mode in ("hybrid", "semantic", "keyword", "bm25_floor"):
+                print_metrics_row(mode, row[mode])
+        print_metrics_row("hybrid, every question held out once", collection["held_out_hybrid"])
+        print(f"chosen on all questions: {cv['chosen_on_all']}")
+        print_metrics_row("  (in-sample)", collection["chosen_on_all_metrics"])
+        print(f"the app's: {cv['app_default']}")
+        if collection["app_default_metrics"]:
+            print_metrics_row("  (in-sample)", collection["app_default_metrics"])
+        for name, m in collection["simple"].items():
+            print_metrics_row(name, m)
+        print("best configurations on all questions (in-sample):")
+        for name, m in collection["leaders"]:
+            print_metrics_row(name, m)
 
 
 def print_metrics_row(name: str, m: dict) -> None:
     print(f"  {name:<40}{m['mrr10']:>8.3f}{m['r1']:>7.2f}{m['r5']:>7.2f}{m['r10']:>7.2f}")
+
+
+def grow(user, passages: int, corpus: list[dict], log) -> list[dict]:
+    """Distractor notes in before the corpus, as if written over the years before it."""
+    from distractors import fill
+
+    started = time.monotonic()
+    made = fill(user, passages, corpus, Path(__file__).resolve().parent.parent / "var" / "bench-cache")
+    log(f"distractors in {time.monotonic() - started:.0f}s")
+    return made
+
+
+def settle(user, log) -> None:
+    """What a long-lived collection has: statistics analyzed (PostgreSQL) and an index
+    snapshot the searching process loads, as the index worker leaves them."""
+    from django.db import connection
+
+    from search import embedding, hnsw
+    from search.hnsw import writer
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    started = time.monotonic()
+    writer.save(hnsw.UserIndex.from_database(user.pk, embedding.model_name()))
+    hnsw.forget()
+    hnsw.get_index(user.pk)
+    log(f"index built and loaded in {time.monotonic() - started:.0f}s")
 
 
 def main() -> int:
@@ -299,7 +356,12 @@ def main() -> int:
     parser.add_argument("--queries", nargs="+", default=[str(p) for p in DEV_QUERIES], help="one or more question files")
     parser.add_argument("--cv", type=int, default=0, metavar="FOLDS", help="choose the ranking constants by k-fold CV")
     parser.add_argument("--save-replay", metavar="FILE", help="keep the rankings read for the replay (JSON)")
-    parser.add_argument("--from-replay", metavar="FILE", help="cross-validate from kept rankings, without the pipeline")
+    parser.add_argument("--from-replay", nargs="+", metavar="FILE",
+                        help="cross-validate from kept rankings, without the pipeline; several files: the same "
+                             "questions asked of several collections (e.g. with and without --distractors), "
+                             "constants chosen on all of them")
+    parser.add_argument("--distractors", type=int, default=0, metavar="N",
+                        help="first grow the collection by N passages of unrelated real text")
     parser.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = parser.parse_args()
     corpus = load_json(args.corpus)
@@ -316,14 +378,19 @@ def main() -> int:
         from notes.models import Note
         from search import services
 
-        lab.worker()
         user = get_user_model().objects.create_user("bench", password="bench-quality-pw")
+        floor_notes = list(corpus)
+        if args.distractors:
+            floor_notes += grow(user, args.distractors, corpus, log)
+        lab.worker()
         started = time.monotonic()
         for item in corpus:
             Note.objects.create_note(user, title=item.get("title", ""), body=item.get("body", ""))
         saved = time.monotonic() - started
         waited = wait_indexed(user, quiet=args.json)
         log(f"corpus: {len(corpus)} notes saved in {saved:.1f}s, all embedded {waited:.1f}s later")
+        if args.distractors:
+            settle(user, log)
 
         results: dict = {"sets": {}}
         all_ranks: dict[str, list] = {mode: [] for mode in (*MODES, "bm25_floor")}
@@ -338,7 +405,7 @@ def main() -> int:
                 figures[mode] = metrics(ranks)
                 figures[mode]["ms_p50"] = round(sorted(times)[len(times) // 2], 1)
                 all_ranks[mode] += ranks
-            floor = whole_note_bm25(corpus, queries)
+            floor = whole_note_bm25(floor_notes, queries)
             figures["bm25_floor"] = metrics(floor)
             all_ranks["bm25_floor"] += floor
             results["sets"][name] = figures
@@ -348,15 +415,16 @@ def main() -> int:
             if args.save_replay:
                 Path(args.save_replay).write_text(json.dumps({"inputs": inputs, "single": all_ranks}))
     if args.cv:
-        results["cv"] = cross_validate(inputs, everything, all_ranks["bm25_floor"], all_ranks, args.cv, log)
+        results["cv"] = cross_validate([{"name": "this run", "inputs": inputs, "single": all_ranks}], everything, args.cv, log)
 
-    print(f"{len(corpus)} notes; modes as the app answers (MRR@10, R@1, R@5, R@10)")
+    extra = f" among {args.distractors} distractor passages" if args.distractors else ""
+    print(f"{len(corpus)} notes{extra}; modes as the app answers (MRR@10, R@1, R@5, R@10)")
     for name, figures in results["sets"].items():
         print(f"{name} ({len(sets[name])} questions)")
         for mode, m in figures.items():
             print_metrics_row(mode, m)
     if args.cv:
-        print_cv(results, args.cv, sum(map(len, sets.values())))
+        print_cv(results["cv"], args.cv, sum(map(len, sets.values())))
     if args.json:
         print(json.dumps(results))
     return 0
