@@ -148,11 +148,11 @@ def vectors(texts: list[str], cache_dir: Path) -> np.ndarray:
     from search.embedding import embed, model_name
 
     path = cache_dir / f"distractor-vectors-{hashlib.sha1(model_name().encode()).hexdigest()[:12]}.npz"
-    known: dict[bytes, np.ndarray] = {}
+    known: dict[str, np.ndarray] = {}
     if path.exists():
         kept = np.load(path)
         known = dict(zip(kept["keys"].tolist(), kept["vectors"]))
-    keys = [hashlib.sha1(text.encode()).digest() for text in texts]
+    keys = [hashlib.sha1(text.encode()).hexdigest() for text in texts]
     missing = sorted({i for i, k in enumerate(keys) if k not in known})
     for start in range(0, len(missing), 2000):
         batch = missing[start:start + 2000]
@@ -162,7 +162,7 @@ def vectors(texts: list[str], cache_dir: Path) -> np.ndarray:
     if missing:
         print(file=sys.stderr)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        np.savez(path, keys=np.array(list(known), dtype="S20"), vectors=np.stack(list(known.values())).astype(np.float32))
+        np.savez(path, keys=np.array(list(known), dtype="U40"), vectors=np.stack(list(known.values())).astype(np.float32))
     return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
