@@ -25,7 +25,6 @@ import itertools
 import random
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -95,21 +94,10 @@ def _man_page_lines():
             yield lines
 
 
-@dataclass
-class Piece:
-    start: int
-    end: int
-    context: str
-    text: str
-
-    def embedding_text(self) -> str:  # as search.passages.Piece
-        return f"{self.context}\n{self.text}"
-
-
-def notes(passages: int, corpus: list[dict]) -> list[tuple[dict, list[Piece]]]:
+def notes(passages: int, corpus: list[dict]) -> list[tuple[dict, list]]:
     """([{"title", "body"}, its passages]) until the passages number at least `passages`."""
     from notes.models import derive_title
-    from search.passages import split
+    from search.passages import Piece, split
 
     lengths = [len(p.text.split()) for n in corpus for p in split(n["title"], n["body"])]
     rng = random.Random(0)
