@@ -12,7 +12,9 @@ app's splitter instead, docstrings give passages of 17 words (median) against th
 note the questions ask for: a collection nobody keeps. A note is titled as the app titles a
 note saved without one (its first line) and its passages carry the title as context, as the
 app's do. The app's model embeds them; the vectors are kept under var/bench-cache/, keyed by
-the texts and model, so a second run (the other database) does not embed again.
+each text's digest and the model, so a second run (the other database) does not embed again.
+The set is the same on every run on one machine; another machine's installed libraries and
+manual pages give another set, so figures are compared within one machine.
 
 Used by bench/search_quality.py --distractors N: hybrid quality with the real keyword
 ranking at the collection size where the keyword row budget matters.
