@@ -234,8 +234,9 @@ def main() -> int:
         out["http_p50_ms"], out["http_p99_ms"] = pct(times, 50), pct(times, 99)
         print(f"  HTTP p50 {out['http_p50_ms']} ms, p99 {out['http_p99_ms']} ms", file=sys.stderr)
 
-        times = save_to_findable(lab, user, corpus, args.edits)
-        out["findable_p50_ms"], out["findable_p95_ms"] = pct(times, 50), pct(times, 95)
+        if args.edits:
+            times = save_to_findable(lab, user, corpus, args.edits)
+            out["findable_p50_ms"], out["findable_p95_ms"] = pct(times, 50), pct(times, 95)
     out["load_avg_1m"] = round(os.getloadavg()[0], 2)
     for key, value in out.items():
         print(f"{key:>20}: {value}")
