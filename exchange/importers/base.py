@@ -139,6 +139,11 @@ def upsert_note(ctx: Context, *, source_key: str, title: str, body: str, tags=()
     return note, False
 
 
+def has_placeholder_title(paper: Paper) -> bool:
+    """No name known for the paper: untitled, or titled by its arXiv id as upsert_paper does."""
+    return not paper.title or paper.title == f"arXiv:{paper.arxiv_id}"
+
+
 def upsert_paper(ctx: Context, *, source_key: str, arxiv_id: str = "", title: str = "", fill_only: bool = False,
                  match_title: bool = False, **fields) -> tuple[Paper, bool]:
     """The paper with this source key, else with this arXiv id, else a new one. Empty values never
@@ -160,7 +165,7 @@ def upsert_paper(ctx: Context, *, source_key: str, arxiv_id: str = "", title: st
     values = {"title": title[:500], **fields}
     if arxiv_id:
         values["arxiv_id"] = arxiv_id
-    placeholder = not paper.title or paper.title == f"arXiv:{paper.arxiv_id}"
+    placeholder = has_placeholder_title(paper)
     for name, value in values.items():
         if value in ("", None):
             continue

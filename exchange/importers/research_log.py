@@ -10,7 +10,7 @@ from collections import Counter
 from notes import arxiv
 
 from exchange.importers import log_titles, plain_text
-from exchange.importers.base import Item, key, upsert_note, upsert_paper
+from exchange.importers.base import Item, has_placeholder_title, key, upsert_note, upsert_paper
 
 _ID = r"(?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
 REFERENCE = re.compile(
@@ -144,7 +144,7 @@ def _report_unnamed(ctx, note, paper) -> None:
     unnamed = []
     if log_titles.is_bare(note.title):
         unnamed.append("titled by its link (no words of its own, and no table-of-contents title matched it with confidence)")
-    if paper is not None and paper.title == f"arXiv:{paper.arxiv_id}":
+    if paper is not None and has_placeholder_title(paper):
         unnamed.append(f"its paper is left as “{paper.title}” (nothing in the log names it with confidence)")
     if unnamed:
         ctx.report.notice(note.title, "; ".join(unnamed) + ". Rename it on its page if you know the title.",
