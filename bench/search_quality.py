@@ -350,6 +350,29 @@ def settle(user, log) -> None:
     log(f"index built and loaded in {time.monotonic() - started:.0f}s")
 
 
+def budget_figures(user, sets: dict, budgets: list[int]) -> dict:
+    """Hybrid and keyword figures over every question with each row budget: what a smaller
+    budget (fewer rows ranked, so less time) costs in quality at this collection's size."""
+    from django.test import override_settings
+
+    from search import services
+
+    figures = {}
+    for budget in budgets:
+        with override_settings(SEARCH_KEYWORD_ROW_BUDGET=budget):
+            figures[budget] = {}
+            for mode in ("hybrid", "keyword"):
+                ranks, times = [], []
+                for queries in sets.values():
+                    for q in queries:
+                        page = services.search(user, q["q"], mode=mode, limit=10,
+                                               filters=services.SearchFilters(kinds=("note", "snippet")))
+                        times.append(page.took_ms)
+                        ranks.append(rank_of([h.title for h in page.hits], q["expected_title"]))
+                figures[budget][mode] = metrics(ranks) | {"ms_p50": round(sorted(times)[len(times) // 2], 1)}
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
@@ -362,6 +385,9 @@ def main() -> int:
                              "constants chosen on all of them")
     parser.add_argument("--distractors", type=int, default=0, metavar="N",
                         help="first grow the collection by N passages of unrelated real text")
+    parser.add_argument("--budgets", type=int, nargs="+", metavar="ROWS",
+                        help="also answer hybrid and keyword with each of these SEARCH_KEYWORD_ROW_BUDGET values "
+                             "(the cost/quality trade of the row budget, on one collection)")
     parser.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = parser.parse_args()
     corpus = load_json(args.corpus)
@@ -409,6 +435,8 @@ def main() -> int:
             figures["bm25_floor"] = metrics(floor)
             all_ranks["bm25_floor"] += floor
             results["sets"][name] = figures
+        if args.budgets:
+            results["budgets"] = budget_figures(user, sets, args.budgets)
         everything = [q for queries in sets.values() for q in queries]
         if args.cv or args.save_replay:
             inputs = read_replay_inputs(user, everything)
@@ -421,6 +449,10 @@ def main() -> int:
     print(f"{len(corpus)} notes{extra}; modes as the app answers (MRR@10, R@1, R@5, R@10)")
     for name, figures in results["sets"].items():
         print(f"{name} ({len(sets[name])} questions)")
+        for mode, m in figures.items():
+            print_metrics_row(mode, m)
+    for budget, figures in results.get("budgets", {}).items():
+        print(f"SEARCH_KEYWORD_ROW_BUDGET={budget}, both sets")
         for mode, m in figures.items():
             print_metrics_row(mode, m)
     if args.cv:
