@@ -81,8 +81,7 @@ def ms(fn, rounds: int):
 
 
 def profile(user, questions, rounds: int, explain: int) -> dict:
-    from django.conf import settings
-    from django.db import connections, transaction
+    from django.db import connection, connections, transaction
 
     from search import keyword, services
     from search.consistency import READ_ALIAS, read_connection, repeatable_read
@@ -135,7 +134,7 @@ def profile(user, questions, rounds: int, explain: int) -> dict:
                    "max": round(max(v), 2)} for k, v in stages.items()}
     if rows_matched:
         summary["rows_ranked"] = {"p50": int(np.percentile(rows_matched, 50)), "max": max(rows_matched)}
-    summary["budget"] = settings.SEARCH_KEYWORD_ROW_BUDGET
+    summary["budget"] = keyword.row_budget(connection)
     return {"stages": summary, "results": results, "plans": plans}
 
 

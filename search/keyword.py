@@ -116,12 +116,33 @@ def _counts(db, user_id: int, words: list[str], cap: int) -> list[int]:
     return [min(kept[word], cap) if word in kept else _count_matches(db, user_id, word, cap) for word in words]
 
 
-def ranked_words(user_id: int, words: list[str], db=None) -> list[str]:
+# Matching rows the ranking scores per query, unless SEARCH_KEYWORD_ROW_BUDGET says otherwise.
+# FTS5 scores a row in ~1 µs; PostgreSQL's ts_rank in ~4 µs (a heap visit each:
+# bench/search_profile.py at 100k passages), so in hybrid, where meaning's passages are
+# scored on every word too, PostgreSQL ranks a quarter of the rows: hybrid quality is the
+# same, keyword search alone would lose its passages that only the left-out words find, so
+# it keeps the full budget (bench/search_quality.py --budgets; README, Search).
+ROW_BUDGET = 8000
+HYBRID_ROW_BUDGETS = {"postgresql": 2000}
+
+
+def row_budget(db, hybrid: bool = False) -> int:
+    if settings.SEARCH_KEYWORD_ROW_BUDGET:
+        return settings.SEARCH_KEYWORD_ROW_BUDGET
+    return HYBRID_ROW_BUDGETS.get(db.vendor, ROW_BUDGET) if hybrid else ROW_BUDGET
+
+
+def ranked_words(user_id: int, words: list[str], db=None, hybrid: bool = False) -> list[str]:
     """The words to rank the user's passages by: rarest in their passages first, within the
     row budget (at least one word)."""
     db = db or _reader(user_id)
-    budget = settings.SEARCH_KEYWORD_ROW_BUDGET
-    counted = sorted(zip(_counts(db, user_id, words, budget + 1), range(len(words)), words))
+    budget = row_budget(db, hybrid)
+    counts = _counts(db, user_id, words, budget + 1)
+    if min(counts) > budget:
+        # Every word is past the budget, and counts stopped there cannot tell which is the
+        # rarest: count them all (the rescoring of the left-out words needs these counts next).
+        counts = _counts(db, user_id, words, EXACT)
+    counted = sorted(zip(counts, range(len(words)), words))
     kept, rows = [], 0
     for count, _, word in counted:
         if kept and rows + count > budget:
@@ -171,7 +192,7 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
     if not words:
         return []
     db = _reader(user_id)
-    kept = ranked_words(user_id, words, db)
+    kept = ranked_words(user_id, words, db, hybrid=also is not None)
     found = _rank(db, user_id, kept, limit, context_weight)
     if len(kept) == len(words):
         return found

@@ -40,11 +40,22 @@ def test_past_the_budget_common_words_are_left_out_and_the_rare_one_still_finds_
 
 
 def test_a_query_of_only_common_words_still_ranks_by_the_rarest(user, settings):
-    make_notes(user, 30)
+    make_notes(user, 30)  # "model" in 31 passages, "loop" in 30
     settings.SEARCH_KEYWORD_ROW_BUDGET = 10
-    # Both words are past the budget (counts stop there), so the first one is ranked alone.
-    assert keyword.ranked_words(user.pk, ["model", "loop"]) == ["model"]
-    assert len(keyword.search_passages(user.pk, "model loop", limit=50)) == 31
+    # Both words are past the budget: the rarer is ranked alone, whichever the query names first.
+    assert keyword.ranked_words(user.pk, ["model", "loop"]) == ["loop"]
+    assert keyword.ranked_words(user.pk, ["loop", "model"]) == ["loop"]
+    assert len(keyword.search_passages(user.pk, "model loop", limit=50)) == 30
+
+
+def test_the_budget_is_smaller_only_for_hybrid_on_postgresql_unless_configured(user, settings):
+    from django.db import connection
+
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 0
+    assert keyword.row_budget(connection) == 8000
+    assert keyword.row_budget(connection, hybrid=True) == (2000 if connection.vendor == "postgresql" else 8000)
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 123
+    assert keyword.row_budget(connection) == keyword.row_budget(connection, hybrid=True) == 123
 
 
 @pytest.mark.django_db
