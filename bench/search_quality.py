@@ -350,26 +350,29 @@ def settle(user, log) -> None:
     log(f"index built and loaded in {time.monotonic() - started:.0f}s")
 
 
+def answered(user, queries: list[dict], mode: str) -> tuple[list[int | None], dict]:
+    """Each question's rank of its note as the app answers in `mode`, and the figures over
+    them (with the p50 time)."""
+    from search import services
+
+    ranks, times = [], []
+    for q in queries:
+        page = services.search(user, q["q"], mode=mode, limit=10, filters=services.SearchFilters(kinds=("note", "snippet")))
+        times.append(page.took_ms)
+        ranks.append(rank_of([h.title for h in page.hits], q["expected_title"]))
+    return ranks, metrics(ranks) | {"ms_p50": round(sorted(times)[len(times) // 2], 1)}
+
+
 def budget_figures(user, sets: dict, budgets: list[int]) -> dict:
     """Hybrid and keyword figures over every question with each row budget: what a smaller
     budget (fewer rows ranked, so less time) costs in quality at this collection's size."""
     from django.test import override_settings
 
-    from search import services
-
+    everything = [q for queries in sets.values() for q in queries]
     figures = {}
     for budget in budgets:
         with override_settings(SEARCH_KEYWORD_ROW_BUDGET=budget):
-            figures[budget] = {}
-            for mode in ("hybrid", "keyword"):
-                ranks, times = [], []
-                for queries in sets.values():
-                    for q in queries:
-                        page = services.search(user, q["q"], mode=mode, limit=10,
-                                               filters=services.SearchFilters(kinds=("note", "snippet")))
-                        times.append(page.took_ms)
-                        ranks.append(rank_of([h.title for h in page.hits], q["expected_title"]))
-                figures[budget][mode] = metrics(ranks) | {"ms_p50": round(sorted(times)[len(times) // 2], 1)}
+            figures[budget] = {mode: answered(user, everything, mode)[1] for mode in ("hybrid", "keyword")}
     return figures
 
 
@@ -402,7 +405,6 @@ def main() -> int:
         from django.contrib.auth import get_user_model
 
         from notes.models import Note
-        from search import services
 
         user = get_user_model().objects.create_user("bench", password="bench-quality-pw")
         floor_notes = list(corpus)
@@ -423,13 +425,7 @@ def main() -> int:
         for name, queries in sets.items():
             figures = {}
             for mode in MODES:
-                ranks, times = [], []
-                for q in queries:
-                    page = services.search(user, q["q"], mode=mode, limit=10, filters=services.SearchFilters(kinds=("note", "snippet")))
-                    times.append(page.took_ms)
-                    ranks.append(rank_of([h.title for h in page.hits], q["expected_title"]))
-                figures[mode] = metrics(ranks)
-                figures[mode]["ms_p50"] = round(sorted(times)[len(times) // 2], 1)
+                ranks, figures[mode] = answered(user, queries, mode)
                 all_ranks[mode] += ranks
             floor = whole_note_bm25(floor_notes, queries)
             figures["bm25_floor"] = metrics(floor)
