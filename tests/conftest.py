@@ -8,6 +8,12 @@ from tests.celery_worker import CeleryWorker
 from tests.private_redis import PrivateRedis, point_app_at_broker
 
 
+def pytest_configure(config):
+    # A production password hash costs half a second of CPU, and the suite makes one for nearly
+    # every test's user; no test is about the hash's strength, and no subprocess checks a password.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
 
 
