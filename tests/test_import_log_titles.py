@@ -22,33 +22,48 @@ def toc_titles(log, openings) -> dict[str, str]:
     return {arxiv.find(heading): title for (heading, _), title in zip(entries, titles) if title in toc}
 
 
-def test_bare_entries_take_the_title_of_their_section(log):
-    titled = toc_titles(log, log_titles.OPENINGS)
-    assert titled["2409.02634"] == "Loopy - Make images speak and sing"
-    assert titled["2312.12436"] == "GEMINI PRO VS GPT-4V comparison"
-    assert titled["2301.12050"] == "DECKARD - RL Agent that dreams"
-    assert titled["2306.00978"] == "Activation-aware Weight Quantisation (AWQ)"
-    assert titled["2306.03078"] == "SpQR (Sparse Quantised Representation)"
+@pytest.fixture(scope="module")
+def usual(log) -> dict[str, str]:
+    """The titles the importer gives, reading its usual numbers of opening lines."""
+    return toc_titles(log, log_titles.OPENINGS)
+
+
+def test_bare_entries_take_the_title_of_their_section(usual):
+    assert usual["2409.02634"] == "Loopy - Make images speak and sing"
+    assert usual["2312.12436"] == "GEMINI PRO VS GPT-4V comparison"
+    assert usual["2301.12050"] == "DECKARD - RL Agent that dreams"
+    assert usual["2306.00978"] == "Activation-aware Weight Quantisation (AWQ)"
+    assert usual["2306.03078"] == "SpQR (Sparse Quantised Representation)"
     # Loopy's neighbours (ColPali's entry is the bare link alone) get no title rather than Loopy's or a guess.
-    assert "2407.01449" not in titled and titled.get("2410.13848") in (None, "Janus - Deepseek goes multimodal")
+    assert "2407.01449" not in usual and usual.get("2410.13848") in (None, "Janus - Deepseek goes multimodal")
     # A link under a title in the table of contents is not a title.
-    assert not any(title.startswith("http") for title in titled.values())
+    assert not any(title.startswith("http") for title in usual.values())
 
 
-def test_titles_follow_the_table_of_contents_order(log):
+def test_titles_follow_the_table_of_contents_order(log, usual):
     toc = log[0]
-    order = [toc.index(title) for title in toc_titles(log, log_titles.OPENINGS).values()]
+    order = [toc.index(title) for title in usual.values()]
     assert order == sorted(order) and len(set(order)) == len(order)
 
 
 @pytest.mark.parametrize("openings", [(4, 6, 10), (5, 8, 12), (2, 4, 6)])
-def test_reading_more_or_fewer_opening_lines_moves_no_title(log, openings):
-    usual, varied = toc_titles(log, log_titles.OPENINGS), toc_titles(log, openings)
+def test_reading_more_or_fewer_opening_lines_moves_no_title(log, usual, openings):
+    varied = toc_titles(log, openings)
     # No entry gets a different title; at most a few lose or gain theirs.
     assert all(varied[paper] == title for paper, title in usual.items() if paper in varied)
     assert len(set(usual) ^ set(varied)) <= 3
 
 
 def test_without_the_embedding_model_no_entry_is_titled_by_shared_words_alone(log, monkeypatch):
-    monkeypatch.setattr(log_titles, "_semantic", lambda toc, texts: None)
+    monkeypatch.setattr(log_titles, "_vectors", lambda texts: None)
     assert toc_titles(log, log_titles.OPENINGS) == {}
+
+
+def test_aligning_the_same_log_again_embeds_nothing_again(log, usual, monkeypatch):
+    # A re-import (after adding entries, or with an improved importer) reuses the vectors.
+    from search import embedding
+
+    embedded, embed = [], embedding.embed
+    monkeypatch.setattr(embedding, "embed", lambda texts, **kw: embedded.extend(texts) or embed(texts, **kw))
+    assert toc_titles(log, log_titles.OPENINGS) == usual
+    assert embedded == []

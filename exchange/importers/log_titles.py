@@ -13,7 +13,8 @@ elsewhere, by the words on their reference line, or by their first sentence.
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 
 import numpy as np
 
@@ -59,16 +60,43 @@ def _lexical(toc: list[str], texts: list[str]) -> np.ndarray:
     return scores
 
 
-def _semantic(toc: list[str], texts: list[str]) -> np.ndarray | None:
-    """[title, entry] cosine of their MiniLM vectors (the titles rarely repeat the entry's
-    words), or None where the model is unavailable: then words alone decide."""
+# Vectors of the texts aligned lately, by model and text. Re-importing a log (after adding
+# entries, or to pick up an improved importer) aligns mostly the same texts again, and
+# embedding them is most of an import's time on a small CPU: ~20 s for research-log.txt's
+# 358 texts on 2 cores. 4096 vectors are 6 MB.
+VECTORS_KEPT = 4096
+_kept: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _vectors(texts: list[str]) -> dict[str, np.ndarray] | None:
+    """Each distinct text's MiniLM vector (the titles rarely repeat the entry's words), or None
+    where the model is unavailable: then words alone decide. Embedded once for every alignment
+    (the titles, and the entries shorter than an opening, are the same in each), and kept."""
     from search import embedding
 
+    model = embedding.model_name()
+    distinct = list(dict.fromkeys(texts))
+    with _kept_lock:
+        known = {text: _kept[model, text] for text in distinct if (model, text) in _kept}
+        for text in known:
+            _kept.move_to_end((model, text))
+    missing = [text for text in distinct if text not in known]
     try:
-        vectors = embedding.embed(toc + texts)
+        fresh = dict(zip(missing, embedding.embed(missing)))
     except embedding.ModelUnavailable:
         return None
-    return vectors[:len(toc)] @ vectors[len(toc):].T
+    with _kept_lock:
+        for text, vector in fresh.items():
+            _kept[model, text] = vector
+        while len(_kept) > VECTORS_KEPT:
+            _kept.popitem(last=False)
+    return known | fresh
+
+
+def _semantic(toc: list[str], texts: list[str], vectors: dict[str, np.ndarray]) -> np.ndarray:
+    """[title, entry] cosine of their vectors."""
+    return np.stack([vectors[t] for t in toc]) @ np.stack([vectors[t] for t in texts]).T
 
 
 def _standout(scores: np.ndarray) -> np.ndarray:
@@ -100,13 +128,10 @@ def _ordered_pairs(gain: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def align(toc: list[str], texts: list[str]) -> dict[int, int]:
+def align(toc: list[str], texts: list[str], vectors: dict[str, np.ndarray]) -> dict[int, int]:
     """entry index -> toc index, for the order-preserving match of titles to entry texts
-    whose pairs stand out (see MIN_STANDOUT); none without the embedding model."""
-    semantic = _semantic(toc, texts) if toc and texts else None
-    if semantic is None:  # words alone match too many wrong titles: none is better
-        return {}
-    meaning = _standout(semantic)
+    whose pairs stand out (see MIN_STANDOUT), `vectors` holding every title's and text's."""
+    meaning = _standout(_semantic(toc, texts, vectors))
     standout = _standout(_lexical(toc, texts)) + meaning
     gain = np.where(meaning >= MIN_MEANING, standout - MIN_STANDOUT, -1.0)
     return {e: t for t, e in _ordered_pairs(gain)}
@@ -114,8 +139,14 @@ def align(toc: list[str], texts: list[str]) -> dict[int, int]:
 
 def agreed_alignment(toc: list[str], texts_by_opening: list[list[str]]) -> dict[int, int]:
     """entry index -> toc index where most of the alignments (one per opening length) agree,
-    kept in order: a pair only one way of reading the entries finds is left out."""
-    votes = Counter(pair for texts in texts_by_opening for pair in align(toc, texts).items())
+    kept in order: a pair only one way of reading the entries finds is left out. None without
+    the embedding model: words alone match too many wrong titles, and none is better."""
+    if not toc or not any(texts_by_opening):
+        return {}
+    vectors = _vectors(toc + [text for texts in texts_by_opening for text in texts])
+    if vectors is None:
+        return {}
+    votes = Counter(pair for texts in texts_by_opening for pair in align(toc, texts, vectors).items())
     needed = len(texts_by_opening) // 2 + 1
     agreed = sorted(pair for pair, count in votes.items() if count >= needed)
     matched, last_title = {}, -1
