@@ -134,7 +134,9 @@ def row_budget(db, hybrid: bool = False) -> int:
 
 def ranked_words(user_id: int, words: list[str], db=None, hybrid: bool = False) -> list[str]:
     """The words to rank the user's passages by: rarest in their passages first, within the
-    row budget (at least one word)."""
+    row budget (at least one word when there are any)."""
+    if not words:
+        return []
     db = db or _reader(user_id)
     budget = row_budget(db, hybrid)
     counts = _counts(db, user_id, words, budget + 1)

@@ -31,6 +31,11 @@ def test_small_collections_rank_on_every_word(user, settings):
     assert sorted(keyword.ranked_words(user.pk, ["model", "verilog"])) == ["model", "verilog"]
 
 
+def test_a_query_with_no_words_ranks_on_none(user):
+    make_notes(user, 2)
+    assert keyword.ranked_words(user.pk, []) == []
+
+
 def test_past_the_budget_common_words_are_left_out_and_the_rare_one_still_finds_its_note(user, settings):
     rare = make_notes(user, 30)
     settings.SEARCH_KEYWORD_ROW_BUDGET = 10
