@@ -13,7 +13,8 @@ scored again on every word. That is a few hundred rows, not tens of thousands:
   token totals from its averages record, each row's length from its docsize table, each
   word's matching rows counted once and cached. A word's occurrences in a row are found by
   FTS5's own tokenizer (porter, unicode61): words of the row that could share the query
-  word's stem are stemmed by it and kept where they do. tests/test_search_keyword_rescore.py
+  word's stem are stemmed by it and kept where they do, the row's accented letters read as
+  FTS5 reads them ("Fréchet" as "frechet"). tests/test_search_keyword_rescore.py
   holds the scores equal to FTS5's own on the real corpus.
 """
 
@@ -92,7 +93,7 @@ def _occurrences(finders, fields: list[str]) -> dict[tuple[int, str], int]:
     The fields are searched as one string (a literal-led pattern per prefix lets the regex
     engine skip ahead to each occurrence: a few scans in C instead of one per field and
     prefix); word boundaries are checked by hand, and candidate words are stemmed once each."""
-    lowered = [field.lower() for field in fields]
+    lowered = [_fold(field).lower() for field in fields]
     starts = list(accumulate((len(field) + 1 for field in lowered[:-1]), initial=0))
     joined = "\x00".join(lowered)
     found: dict[int, str] = {}  # by where the word starts: one prefix may start another ("music", "musiclm")
@@ -109,6 +110,30 @@ def _occurrences(finders, fields: list[str]) -> dict[tuple[int, str], int]:
         if stem:
             counts[(field, stem)] = counts.get((field, stem), 0) + 1
     return counts
+
+
+# What FTS5's tokenizer makes of each non-ASCII character inside a word: its letter without
+# the diacritic ("é" -> "e": unicode61 removes them, so "Fréchet" is indexed as "frechet"), " "
+# where it separates words, else the character. Asked of FTS5, as the stems are, and kept.
+_folded_chars: dict[int, str] = {}  # by code point, as str.translate takes it
+
+
+def _fold(field: str) -> str:
+    """The field's non-ASCII characters as FTS5 reads them, so a word is found by the same
+    letters FTS5 indexed it under."""
+    if field.isascii():
+        return field
+    missing = sorted({c for c in field if not c.isascii() and ord(c) not in _folded_chars})
+    if missing:
+        tokens = _tokens([f"a{c}a" for c in missing], keyword_index.TOKENIZER.replace("porter", "").strip())
+        for c, found in zip(missing, tokens):
+            if found == ["a", "a"]:
+                _folded_chars[ord(c)] = " "
+            elif len(found) == 1 and len(found[0]) >= 2 and found[0][0] == found[0][-1] == "a":
+                _folded_chars[ord(c)] = found[0][1:-1]
+            else:
+                _folded_chars[ord(c)] = c
+    return field.translate(_folded_chars)
 
 
 @lru_cache(maxsize=256)
@@ -128,25 +153,29 @@ STEM_CACHE_SIZE = 50_000
 
 def _stems(words: tuple[str, ...]) -> dict[str, str | None]:
     """Each word's one token as FTS5's tokenizer makes it (None where it makes zero or
-    several), asked of FTS5 itself in a private in-memory database, and remembered."""
+    several), asked of FTS5 itself, and remembered."""
     missing = [w for w in words if w not in _stem_cache]
     if missing:
         if len(_stem_cache) + len(missing) > STEM_CACHE_SIZE:
             _stem_cache.clear()
-        scratch = sqlite3.connect(":memory:")
-        try:
-            scratch.execute(f"CREATE VIRTUAL TABLE w USING fts5(word, tokenize='{keyword_index.TOKENIZER}')")
-            scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
-            scratch.executemany("INSERT INTO w(rowid, word) VALUES (?, ?)", list(enumerate(missing, 1)))
-            tokens: dict[int, list[str]] = {}
-            for doc, term in scratch.execute("SELECT doc, term FROM v"):
-                tokens.setdefault(doc, []).append(term)
-        finally:
-            scratch.close()
-        for i, word in enumerate(missing, 1):
-            found = tokens.get(i, [])
+        for word, found in zip(missing, _tokens(missing, keyword_index.TOKENIZER)):
             _stem_cache[word] = found[0] if len(found) == 1 else None
     return {w: _stem_cache.get(w) for w in words}
+
+
+def _tokens(texts: list[str], tokenizer: str) -> list[list[str]]:
+    """The tokens FTS5 makes of each text with `tokenizer`, in a private in-memory database."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.execute(f"CREATE VIRTUAL TABLE w USING fts5(word, tokenize='{tokenizer}')")
+        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
+        scratch.executemany("INSERT INTO w(rowid, word) VALUES (?, ?)", list(enumerate(texts, 1)))
+        tokens: dict[int, list[tuple[int, str]]] = {}
+        for doc, offset, term in scratch.execute("SELECT doc, offset, term FROM v"):
+            tokens.setdefault(doc, []).append((offset, term))
+    finally:
+        scratch.close()
+    return [[term for _, term in sorted(tokens.get(i, []))] for i in range(1, len(texts) + 1)]
 
 
 def _averages(db, fts: str) -> tuple[int, list[int]]:

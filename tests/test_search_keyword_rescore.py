@@ -113,6 +113,25 @@ def test_scoring_again_reproduces_fts5s_bm25_on_the_real_corpus(user):
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5's tokenizer is SQLite's")
+def test_accented_words_score_again_as_fts5_indexed_them(user, collection, settings):
+    """FTS5 indexes "Fréchet" as "frechet" and reads "naïve—Bayes" as two words: a passage
+    found by them keeps its place when the left-out word is scored again."""
+    accented = saved(user, "Métriques", "The Fréchet distance of naïve—Bayes samplers, façade of FID.")
+    plain = saved(user, "Metrics", "The Frechet distance of naive Bayes samplers.")
+    weight = keyword.default_context_weight()
+    for query in ("frechet diffusion", "fréchet naive diffusion", "metriques facade diffusion", "bayes naïve diffusion"):
+        words = keyword.terms(query)
+        full = keyword._rank(connection, user.pk, words, 60, weight)
+        again = keyword_rescore.sqlite(connection, user.pk, words, [pk for pk, _ in full], weight, 60,
+                                       lambda word: keyword._matches(connection, user.pk, word, keyword.EXACT))
+        assert {accented, plain} & {pk for pk, _ in full}, query
+        assert [pk for pk, _ in again] == [pk for pk, _ in full], query
+        assert [s for _, s in again] == pytest.approx([s for _, s in full], rel=1e-9), query
+    settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
+    assert accented in ranking(user, "frechet diffusion", limit=5)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5's tokenizer is SQLite's")
 def test_a_word_fts5_would_split_keeps_the_kept_words_ranking(user, collection, settings, monkeypatch):
     """Where bm25 cannot be recomputed as FTS5 computes it, the ranking on the kept words
     stands rather than one that drops a word."""
