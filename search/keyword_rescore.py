@@ -115,25 +115,27 @@ def _occurrences(finders, fields: list[str]) -> dict[tuple[int, str], int]:
 # What FTS5's tokenizer makes of each non-ASCII character inside a word: its letter without
 # the diacritic ("é" -> "e": unicode61 removes them, so "Fréchet" is indexed as "frechet"), " "
 # where it separates words, else the character. Asked of FTS5, as the stems are, and kept.
-_folded_chars: dict[int, str] = {}  # by code point, as str.translate takes it
+_folded_chars: dict[str, str] = {}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _fold(field: str) -> str:
     """The field's non-ASCII characters as FTS5 reads them, so a word is found by the same
-    letters FTS5 indexed it under."""
+    letters FTS5 indexed it under. (Replaced one by one by the regex engine: str.translate
+    looks every character up, 3.5x the time on the 100k bench's passages.)"""
     if field.isascii():
         return field
-    missing = sorted({c for c in field if not c.isascii() and ord(c) not in _folded_chars})
+    missing = sorted(c for c in set(field) if ord(c) > 127 and c not in _folded_chars)
     if missing:
         tokens = _tokens([f"a{c}a" for c in missing], keyword_index.TOKENIZER.replace("porter", "").strip())
         for c, found in zip(missing, tokens):
             if found == ["a", "a"]:
-                _folded_chars[ord(c)] = " "
+                _folded_chars[c] = " "
             elif len(found) == 1 and len(found[0]) >= 2 and found[0][0] == found[0][-1] == "a":
-                _folded_chars[ord(c)] = found[0][1:-1]
+                _folded_chars[c] = found[0][1:-1]
             else:
-                _folded_chars[ord(c)] = c
-    return field.translate(_folded_chars)
+                _folded_chars[c] = c
+    return _NON_ASCII.sub(lambda match: _folded_chars[match.group()], field)
 
 
 @lru_cache(maxsize=256)
