@@ -21,6 +21,7 @@ class Lab:
     """`with Lab("quality") as lab:` -> Django set up on a fresh database; lab.worker() starts workers."""
 
     def __init__(self, name: str, keep_db_url: bool = True):
+        (ROOT / "var").mkdir(exist_ok=True)  # absent on a fresh clone until `make run`
         self.var = Path(tempfile.mkdtemp(prefix=f"lablog-bench-{name}-", dir=ROOT / "var"))
         self.sock = self.var / "redis.sock"
         self.redis = None
@@ -36,7 +37,6 @@ class Lab:
         self.db_name = None
 
     def __enter__(self):
-        (ROOT / "var").mkdir(exist_ok=True)
         from lablog import redis_server
 
         self.redis = redis_server.start_background(self.sock, self.var / "redis")

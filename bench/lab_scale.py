@@ -89,11 +89,18 @@ class Gunicorn:
         body = response.read()
         return response.status, body
 
-    def rss_mb(self) -> float:
+    def _processes(self):
         import psutil
 
         parent = psutil.Process(self.proc.pid)
-        return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+        return [parent, *parent.children(recursive=True)]
+
+    def rss_mb(self) -> float:
+        return sum(p.memory_info().rss for p in self._processes()) / 2**20
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the master and its workers so far."""
+        return sum(sum(p.cpu_times()[:2]) for p in self._processes())
 
     def stop(self):
         self.proc.terminate()
@@ -133,7 +140,7 @@ class Searchd:
         self.log.close()
 
 
-def load(server, cookies, queries, clients, seconds, stop_edits=None):
+def load(server, cookies, queries, clients, seconds):
     """CLIENTS threads, each with its own connection, round-robin over users and queries."""
     times, errors = [], []
     deadline = time.monotonic() + seconds
@@ -156,16 +163,31 @@ def load(server, cookies, queries, clients, seconds, stop_edits=None):
             i += clients
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    began = time.perf_counter()
+    began, server_cpu, own_cpu, machine_cpu = time.perf_counter(), server.cpu_s(), time.process_time(), _machine_cpu_s()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     took = time.perf_counter() - began
+    # Where the cores went, per request: gunicorn's processes, this process (the clients,
+    # and the editor thread when edits run), and everything else (workers, Redis, the kernel).
+    n = max(len(times), 1)
+    server_ms = (server.cpu_s() - server_cpu) / n * 1000
+    own_ms = (time.process_time() - own_cpu) / n * 1000
+    machine_ms = (_machine_cpu_s() - machine_cpu) / n * 1000
     return {
         "searches_per_s": round(len(times) / took, 1), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
         "errors": len(errors), "requests": len(times),
+        "cpu_ms_per_request": {"gunicorn": round(server_ms, 1), "clients": round(own_ms, 1),
+                               "rest": round(machine_ms - server_ms - own_ms, 1)},
     }
+
+
+def _machine_cpu_s() -> float:
+    import psutil
+
+    times = psutil.cpu_times()
+    return times.user + times.system + getattr(times, "softirq", 0) + getattr(times, "irq", 0)
 
 
 def editor(user, corpus, stop: threading.Event, every=1.0):
