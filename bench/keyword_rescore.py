@@ -121,7 +121,7 @@ def main() -> int:
         base = statistics.median(times["kept words only (before)"])
         figures = {
             "vendor": connection.vendor, "passages": len(ids), "questions_past_budget": asked, "questions": len(questions),
-            "budget": keyword.row_budget(connection),
+            "budget": keyword.row_budget(),
             "ways": {name: {**summary(t), "p50_vs_before": round(statistics.median(t) / base, 2)} for name, t in times.items()},
             "hybrid_first_time": summary(first_ms),
             "largest_relative_score_difference_from_every_word": worst_difference,

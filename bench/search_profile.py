@@ -134,7 +134,7 @@ def profile(user, questions, rounds: int, explain: int) -> dict:
                    "max": round(max(v), 2)} for k, v in stages.items()}
     if rows_matched:
         summary["rows_ranked"] = {"p50": int(np.percentile(rows_matched, 50)), "max": max(rows_matched)}
-    summary["budget"] = keyword.row_budget(connection)
+    summary["budget"] = keyword.row_budget()
     return {"stages": summary, "results": results, "plans": plans}
 
 

@@ -55,5 +55,5 @@ SEARCH_RECONCILE_GRACE_SECONDS = envint("SEARCH_RECONCILE_GRACE_SECONDS", 30)
 # Keyword ranking scores every passage that matches a query word (~1 µs each in FTS5), and
 # at 100k passages a common word matches half of them. Past this many matching rows, the
 # query's most common words are left out of the ranking (see search/keyword.py). 0: 8000,
-# and 2000 for hybrid search on PostgreSQL (keyword.ROW_BUDGET, HYBRID_ROW_BUDGETS).
+# and 2000 for hybrid search (keyword.ROW_BUDGET, HYBRID_ROW_BUDGET).
 SEARCH_KEYWORD_ROW_BUDGET = envint("SEARCH_KEYWORD_ROW_BUDGET", 0)

@@ -53,14 +53,12 @@ def test_a_query_of_only_common_words_still_ranks_by_the_rarest(user, settings):
     assert len(keyword.search_passages(user.pk, "model loop", limit=50)) == 30
 
 
-def test_the_budget_is_smaller_only_for_hybrid_on_postgresql_unless_configured(user, settings):
-    from django.db import connection
-
+def test_hybrid_ranks_a_smaller_budget_than_keyword_search_unless_configured(settings):
     settings.SEARCH_KEYWORD_ROW_BUDGET = 0
-    assert keyword.row_budget(connection) == 8000
-    assert keyword.row_budget(connection, hybrid=True) == (2000 if connection.vendor == "postgresql" else 8000)
+    assert keyword.row_budget() == 8000
+    assert keyword.row_budget(hybrid=True) == 2000
     settings.SEARCH_KEYWORD_ROW_BUDGET = 123
-    assert keyword.row_budget(connection) == keyword.row_budget(connection, hybrid=True) == 123
+    assert keyword.row_budget() == keyword.row_budget(hybrid=True) == 123
 
 
 @pytest.mark.django_db
