@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.urls import reverse
 
 from notes.models import Note, NoteLink
 from search import embedding, fusion, hnsw, indexing, keyword, passages
 from search.consistency import repeatable_read
 from search.fusion import Group
+from search.id_list import InIds
 from search.models import DismissedRelated, IndexedSource, Passage, Tombstone, UserIndexState
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -233,7 +234,7 @@ def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, dept
         rankings["semantic"] = semantic()
     candidates = {pk for ranking in rankings.values() for pk, _ in ranking}
     # Ids only; whole rows are read for the page's hits alone.
-    allowed = Passage.objects.filter(_filter_q(user, filters), pk__in=candidates)
+    allowed = Passage.objects.filter(_filter_q(user, filters), InIds(F("pk"), candidates))
     groups, about = {}, {}
     # The note's paper comes along on the join the owner check makes: no second query to
     # put found notes beneath their found paper.

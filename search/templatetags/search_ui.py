@@ -1,8 +1,10 @@
 """Template helpers of the search UI: highlighted passages and a note's index state."""
 
 import re
+from functools import lru_cache
 
 from django import template
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -31,14 +33,22 @@ def _stem(term: str) -> str:
     return term[:-1] if len(term) > 3 and term.endswith("s") else term
 
 
+# A results page marks the same query in every hit (and the next pages ask it again).
+@lru_cache(maxsize=64)
+def _marking_pattern(query: str) -> re.Pattern | None:
+    terms = query_terms(query)
+    if not terms:
+        return None
+    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(re.escape(_stem(t)) for t in terms), re.IGNORECASE)
+
+
 @register.filter(needs_autoescape=False)
 def highlight_terms(text, query):
     """Escape `text` and wrap every word that starts like a query word in <mark>."""
     text = str(text or "")
-    terms = query_terms(str(query or ""))
-    if not terms:
+    pattern = _marking_pattern(str(query or ""))
+    if pattern is None:
         return mark_safe(escape(text))
-    pattern = re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(re.escape(_stem(t)) for t in terms), re.IGNORECASE)
     out, last = [], 0
     for match in pattern.finditer(text):
         out.append(escape(text[last:match.start()]))
@@ -46,6 +56,17 @@ def highlight_terms(text, query):
         last = match.end()
     out.append(escape(text[last:]))
     return mark_safe("".join(out))
+
+
+@register.simple_tag(takes_context=True)
+def tag_link_prefix(context) -> str:
+    """The results URL with this page's query and filters, a tag's own value to append: each
+    tag link of a page ends it with its tag (a {% querystring %} per tag link was ~10 % of the
+    page's rendering)."""
+    params = context.request.GET.copy()
+    for key in ("tag", "page"):
+        params.pop(key, None)
+    return reverse("search:results") + "?" + (params.urlencode() + "&" if params else "") + "tag="
 
 
 @register.simple_tag

@@ -1,7 +1,9 @@
 """The search box's live results and the full results page (/search/), against the real search service."""
 
 import datetime as dt
+import html
 import re
+from urllib.parse import parse_qs
 
 import pytest
 from django.urls import reverse
@@ -132,6 +134,19 @@ def test_results_are_paged_and_the_page_links_keep_the_query(auth_client, user, 
     assert 'href="/search/?q=laser+wavelength&amp;mode=keyword&amp;tag=optics&amp;page=2"' in html
     assert 'rel="prev"' in second.content.decode()
     assert auth_client.get(URL, {"q": "laser wavelength", "mode": "keyword", "page": 9}).status_code == 200
+
+
+def test_a_hits_tag_link_keeps_the_query_and_filters_and_narrows_to_that_tag(auth_client, user, write_note):
+    write_note(user, "Laser log", "The laser wavelength drifted.", tags=["optics", "c++&lab/x"])
+    page = auth_client.get(URL, {"q": "laser wavelength", "mode": "keyword", "tag": "optics", "page": 1, "to": "2099-01-01"})
+    links = re.findall(r'<a class="tag" href="([^"]+)">#([^<]+)</a>', page.content.decode())
+    assert [name for _, name in links] == ["c++&amp;lab/x", "optics"]
+    for href, name in links:
+        path, _, query = html.unescape(href).partition("?")
+        assert path == URL
+        assert parse_qs(query) == {"q": ["laser wavelength"], "mode": ["keyword"], "to": ["2099-01-01"], "tag": [html.unescape(name)]}
+    narrowed = auth_client.get(html.unescape(links[0][0]))
+    assert hit_titles(narrowed) == ["Laser log"]
 
 
 def test_a_bookmarked_url_shows_the_same_results_and_filled_in_filters(auth_client, notes):
