@@ -309,7 +309,7 @@ def related_notes(user, note, limit: int = 5) -> list[Related]:
     linked = set(note.outgoing_links.values_list("target_key", flat=True))
     dismissed = set(DismissedRelated.objects.filter(note=note).values_list("other_id", flat=True))
     targets = (
-        Passage.objects.filter(pk__in=candidates, kind__in=indexing.NOTE_KINDS, note__user=user, note__searchable=True)
+        Passage.objects.filter(InIds(F("pk"), candidates), kind__in=indexing.NOTE_KINDS, note__user=user, note__searchable=True)
         .exclude(note_id=note.pk)
         .exclude(note_id__in=dismissed)
         .select_related("note")
