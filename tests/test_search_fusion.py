@@ -18,10 +18,13 @@ def reader(django_db_setup, django_db_blocker):
     ~500 passages is the slow part) and removed afterwards."""
     with django_db_blocker.unblock():
         user = get_user_model().objects.create_user("corpus-reader", password="correct horse battery")
-        load_corpus(user)
-    yield user
-    with django_db_blocker.unblock():
-        user.delete()
+    try:  # removed even when loading fails: tests that count users must not see it
+        with django_db_blocker.unblock():
+            load_corpus(user)
+        yield user
+    finally:
+        with django_db_blocker.unblock():
+            user.delete()
 
 
 def first_notes(user, query, mode, limit):
