@@ -27,6 +27,7 @@ their snapshots as the index writer does, then measures on this machine:
 """
 
 import argparse
+import contextlib
 import cProfile
 import http.client
 import io
@@ -34,6 +35,7 @@ import json
 import multiprocessing
 import os
 import pstats
+import re
 import subprocess
 import sys
 import threading
@@ -140,17 +142,28 @@ class Searchd:
         self.log.close()
 
 
-def load(server, cookies, queries, clients, seconds):
-    """CLIENTS threads, each with its own connection, round-robin over users and queries."""
+def new_questions(corpus) -> list[str]:
+    """Question-like sentences of the corpus (5-15 words), each once: never asked before."""
+    sentences = dict.fromkeys(
+        " ".join(sentence.split()) for note in corpus for sentence in re.split(r"[.?!\n]", note["body"])
+        if 5 <= len(sentence.split()) <= 15
+    )
+    return list(sentences)
+
+
+def load(server, cookies, queries, clients, seconds, once=False):
+    """CLIENTS threads, each with its own connection, round-robin over users and queries
+    (each query asked at most once with `once`, stopping early when they run out)."""
     times, errors = [], []
     deadline = time.monotonic() + seconds
 
     def client(k):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
         i = k
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (once and i >= len(queries)):
             cookie = cookies[i % len(cookies)]
-            path = "/search/?" + urlencode({"q": queries[(i * 7) % len(queries)], "mode": "hybrid"})
+            query = queries[i] if once else queries[(i * 7) % len(queries)]
+            path = "/search/?" + urlencode({"q": query, "mode": "hybrid"})
             started = time.perf_counter()
             try:
                 status, _ = server.get(path, {"Cookie": cookie}, conn)
@@ -206,6 +219,19 @@ def editor(user, corpus, stop: threading.Event, every=1.0):
     return k
 
 
+@contextlib.contextmanager
+def edits_going_on(user, corpus):
+    """editor() in a thread for the duration of the block."""
+    stop = threading.Event()
+    edits = threading.Thread(target=editor, args=(user, corpus, stop))
+    edits.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        edits.join()
+
+
 def _embed_once(embed):
     cache = {}
 
@@ -218,7 +244,7 @@ def _embed_once(embed):
     return cached
 
 
-def section_restart(out, big):
+def section_restart(out, lab, big, cookie):
     from search import embedding, hnsw, services
     from search.hnsw import files
 
@@ -242,6 +268,16 @@ def section_restart(out, big):
     out["no_snapshot_warming_up"] = hnsw.warming_up(big.pk)
     manifest.write_text(saved)
     hnsw.forget()
+    # As a user meets it: a web process just started (one, so this request is its first search:
+    # index load, query model load, the page).
+    server = Gunicorn(lab, workers=1)
+    try:
+        started = time.perf_counter()
+        status, _ = server.get("/search/?" + urlencode({"q": "diffusion models for image generation"}), {"Cookie": cookie})
+        assert status == 200
+        out["restart_first_search_http_s"] = round(time.perf_counter() - started, 3)
+    finally:
+        server.stop()
 
 
 def section_throughput(out, lab, users, cookies, queries, corpus, clients, seconds):
@@ -251,14 +287,18 @@ def section_throughput(out, lab, users, cookies, queries, corpus, clients, secon
         for cookie in cookies:  # every process loads every user's index (so memory is comparable)
             for _ in range(6):
                 server.get("/search/?" + urlencode({"q": queries[0], "mode": "hybrid"}), {"Cookie": cookie})
+        # Untimed: each process embeds each question once (its vectors are kept), so the two
+        # timed runs that follow see the same warm processes.
+        load(server, cookies, queries, clients, seconds)
         out["throughput_quiet"] = load(server, cookies, queries, clients, seconds)
-        stop = threading.Event()
-        edits = threading.Thread(target=editor, args=(users[0], corpus, stop))
-        edits.start()
-        out["throughput_with_edits"] = load(server, cookies, queries, clients, seconds)
-        stop.set()
-        edits.join()
+        with edits_going_on(users[0], corpus):
+            out["throughput_with_edits"] = load(server, cookies, queries, clients, seconds)
         out["throughput_single_client"] = load(server, cookies[:1], queries, 1, seconds / 2)
+        # Last, as it pushes the questions' vectors out of the processes' caches: every question
+        # asked once, so each request embeds its question, as typing a new one does.
+        with edits_going_on(users[0], corpus):
+            out["throughput_new_questions_with_edits"] = load(
+                server, cookies, new_questions(corpus), clients, seconds, once=True)
         out["rss_gunicorn_3_workers_mb"] = round(server.rss_mb(), 1)
     finally:
         server.stop()
@@ -500,7 +540,7 @@ def main() -> int:
             print(f"  {name}...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             if name == "restart":
-                section_restart(out, big)
+                section_restart(out, lab, big, cookies[-1])
             elif name == "throughput":
                 section_throughput(out, lab, users, cookies, queries, corpus, args.clients, args.seconds)
             elif name == "memory":

@@ -45,6 +45,7 @@ def pct(values, p):
 def fill(user, corpus, total, rng):
     """Notes and passages (text + perturbed real vectors) straight into the database."""
     from notes.models import Note
+    from search import keyword_index
     from search.embedding import embed, model_name
     from search.models import Passage, UserIndexState
     from search.passages import split
@@ -75,6 +76,9 @@ def fill(user, corpus, total, rng):
             print(f"\r  filled {k + 1}/{total}", end="", file=sys.stderr, flush=True)
     if rows:
         Passage.objects.bulk_create(rows)
+    # The user's keyword index, as indexing makes it before a user's first passage (built from
+    # the rows at once here): else the first search builds it, and a restart's is timed wrong.
+    keyword_index.ensure(user.pk)
     print(file=sys.stderr)
     return base
 
