@@ -53,6 +53,11 @@ class ImportJob(models.Model):
     def set_progress(self, done: int, total: int) -> None:
         ImportJob.objects.filter(pk=self.pk).update(status=self.RUNNING, done=done, total=total)
 
+    def record_choice(self, notice: int, title: str) -> None:
+        """Remember the title the user chose for a notice's note (the report then says so)."""
+        self.report["notices"][notice]["chosen"] = title
+        self.save(update_fields=["report"])
+
     def finish(self, report: dict) -> None:
         self.status, self.report, self.payload, self.finished = self.DONE, report, b"", timezone.now()
         self.done = self.total = max(self.total, self.done)

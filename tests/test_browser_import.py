@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from notes.models import Note, Paper
-from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+from tests.browser import OUTPUT_DIR, browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -45,3 +45,32 @@ def test_each_data_file_imports_through_the_web_page(celery_worker, logged_in_pa
     import_through_the_page(page, DATA / "blog-feed.txt")
     expect(page.locator('.import-report tr.updated [data-kind="notes"]')).to_have_text("4")
     assert Note.objects.filter(user=user).count() == 147
+
+
+def test_a_title_offered_in_the_report_is_taken_in_one_click(logged_in_page, user):
+    """ColPali's entry is the bare link alone: the report offers its section's possible titles."""
+    from exchange import services
+    from exchange.models import ImportJob
+
+    if not DATA.exists():
+        pytest.skip(f"{DATA} is not on this machine")
+    job = ImportJob.objects.create(user=user, filename="research-log.txt", payload=(DATA / "research-log.txt").read_bytes())
+    services.run_import_job(job.pk)
+    page = logged_in_page
+    page.goto(ImportJob.objects.get(pk=job.pk).get_absolute_url())
+    page.locator(".import-notices summary").click()
+    colpali = "ColPali - Multimodal RAG made simpler and faster"
+    note_url = Note.objects.get(user=user, paper__arxiv_id="2407.01449").get_absolute_url()
+    notice = page.locator(".import-notices li").filter(has=page.locator(f'a[href="{note_url}"]'))
+    expect(notice.get_by_role("button", name=f"Use “{colpali}”")).to_have_count(1)
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            notice.scroll_into_view_if_needed()
+            OUTPUT_DIR.mkdir(exist_ok=True)  # the visible part: the whole report is very long
+            page.screenshot(path=str(OUTPUT_DIR / f"import-title-choices-{width}-{scheme}.png"))
+    notice.get_by_role("button", name=f"Use “{colpali}”").click()
+    expect(notice).to_contain_text(f"Titled “{colpali}”")
+    assert Note.objects.get(user=user, paper__arxiv_id="2407.01449").title == colpali
+    assert Paper.objects.get(user=user, arxiv_id="2407.01449").title == colpali

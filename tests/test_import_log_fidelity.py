@@ -123,6 +123,9 @@ def test_the_report_names_every_note_and_paper_left_without_a_readable_title(use
     assert all(links[title] == notes.get(title=title).get_absolute_url() for title in url_titled)
     unnamed = Paper.objects.for_user(user).filter(title__startswith="arXiv:")
     assert unnamed.filter(arxiv_id="2407.01449").exists()  # ColPali: its entry is the bare link alone
+    # ...and the user is offered the titles its section may have, its own among them.
+    colpali = next(n for n in report["notices"] if n.get("note") == notes.get(paper__arxiv_id="2407.01449").pk)
+    assert colpali["choices"][:2] == ["ColPali - Multimodal RAG made simpler and faster", "Janus - Deepseek goes multimodal"]
     for paper in unnamed:
         assert all(f"“{paper.title}”" in said[note.title] for note in notes.filter(paper=paper))
     # Titled notes and named papers are not reported.

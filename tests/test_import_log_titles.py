@@ -19,7 +19,7 @@ def toc_titles(log, openings) -> dict[str, str]:
     """arXiv id of the entry's reference -> the table-of-contents title it got."""
     toc, entries, named = log
     titles = log_titles.entry_titles(toc, entries, named, openings)
-    return {arxiv.find(heading): title for (heading, _), title in zip(entries, titles) if title in toc}
+    return {arxiv.find(heading): t.title for (heading, _), t in zip(entries, titles) if t.title in toc}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,25 @@ def test_bare_entries_take_the_title_of_their_section(usual):
     assert "2407.01449" not in usual and usual.get("2410.13848") in (None, "Janus - Deepseek goes multimodal")
     # A link under a title in the table of contents is not a title.
     assert not any(title.startswith("http") for title in usual.values())
+
+
+def test_an_entry_left_untitled_is_offered_the_few_titles_its_section_may_have(log):
+    toc, entries, named = log
+    titles = log_titles.entry_titles(toc, entries, named)
+    by_paper = {arxiv.find(heading): t for (heading, _), t in zip(entries, titles)}
+    # ColPali's and Janus's entries sit between Loopy's and the next matched entry.
+    for paper in ("2407.01449", "2410.13848"):
+        assert by_paper[paper].candidates[:2] == ("ColPali - Multimodal RAG made simpler and faster", "Janus - Deepseek goes multimodal")
+    # HuggingGPT's entry comes before the first matched one.
+    assert by_paper["2303.17580"].candidates[0] == "HuggingGPT (could’ve chosen a better name, linkedin tier)"
+    # An entry the table of contents titled is offered nothing else; none is offered many.
+    assert by_paper["2409.02634"] == log_titles.EntryTitle("Loopy - Make images speak and sing")
+    assert all(len(t.candidates) <= log_titles.MAX_CANDIDATES for t in titles)
+    # Offered titles are unmatched ones, in the table of contents' order.
+    matched = {t.title for t in titles if t.title in toc}
+    for t in titles:
+        assert not matched & set(t.candidates)
+        assert [toc.index(c) for c in t.candidates] == sorted(toc.index(c) for c in t.candidates)
 
 
 def test_titles_follow_the_table_of_contents_order(log, usual):

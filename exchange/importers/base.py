@@ -47,9 +47,13 @@ class Report:
     def fail(self, item: str, reason: str) -> None:
         self.failed.append({"item": item[:200], "reason": reason[:500]})
 
-    def notice(self, item: str, message: str, url: str = "") -> None:
-        """`url`: where the user can act on it (the note to rename)."""
-        self.notices.append({"item": item[:200], "message": message[:500], **({"url": url} if url else {})})
+    def notice(self, item: str, message: str, url: str = "", note: int | None = None, choices=()) -> None:
+        """`url`: where the user can act on it (the note to rename); `choices`: titles the user
+        may give `note` (its id) from the report page in one click."""
+        entry = {"item": item[:200], "message": message[:500], **({"url": url} if url else {})}
+        if note is not None and choices:
+            entry |= {"note": note, "choices": [choice[:200] for choice in choices]}
+        self.notices.append(entry)
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "failed": self.failed, "notices": self.notices}

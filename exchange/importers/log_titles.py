@@ -15,6 +15,7 @@ import math
 import re
 import threading
 from collections import Counter, OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -206,10 +207,33 @@ def first_line(body: str, limit: int = 100) -> str:
     return ""
 
 
+# An entry no table-of-contents title matched is shown the unmatched titles between its
+# matched neighbours, when there are at most this many: its section's title is likely among
+# them (ColPali's entry, the bare link alone, sits between Loopy's and the next match, with
+# ColPali's, Janus's and one more title in between). More would not help the user choose.
+MAX_CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class EntryTitle:
+    title: str
+    # When no table-of-contents title matched the entry: the titles its section may have.
+    candidates: tuple[str, ...] = ()
+
+
+def _candidates(toc: list[str], toc_for: dict[int, int], index: int) -> tuple[str, ...]:
+    """The table of contents' titles between those of the matched entries around `index`."""
+    before = max((t for e, t in toc_for.items() if e < index), default=-1)
+    after = min((t for e, t in toc_for.items() if e > index), default=len(toc))
+    between = toc[before + 1 : after]
+    return tuple(between) if len(between) <= MAX_CANDIDATES else ()
+
+
 def entry_titles(toc: list[str], entries: list[tuple[str, str]], papers: dict[str, str],
-                 openings: tuple[int, ...] = OPENINGS) -> list[str]:
+                 openings: tuple[int, ...] = OPENINGS) -> list[EntryTitle]:
     """A readable title per (heading, body) entry: its heading when that says something, else
-    the table of contents' title, the paper's title as the log names it, or its first line."""
+    the table of contents' title, the paper's title as the log names it, or its first line;
+    with the titles it may have instead (see MAX_CANDIDATES) where the table of contents gave none."""
     texts_by_opening = []
     for lines in openings:
         texts = []
@@ -220,13 +244,15 @@ def entry_titles(toc: list[str], entries: list[tuple[str, str]], papers: dict[st
     toc_for = agreed_alignment(toc, texts_by_opening)
     titles = []
     for index, (heading, body) in enumerate(entries):
-        words = own_words(heading)
+        if index in toc_for:
+            matched = toc[toc_for[index]]
+            titles.append(EntryTitle(matched if _STARTS_WITH_LINK.match(heading) or is_bare(heading) else heading))
+            continue
         if not _STARTS_WITH_LINK.match(heading) and not is_bare(heading):
-            titles.append(heading)
-        elif index in toc_for:
-            titles.append(toc[toc_for[index]])
+            title = heading
         elif not is_bare(heading):
-            titles.append(words)
+            title = own_words(heading)
         else:
-            titles.append(papers.get(arxiv.find(heading)) or first_line(body) or heading)
+            title = papers.get(arxiv.find(heading)) or first_line(body) or heading
+        titles.append(EntryTitle(title, _candidates(toc, toc_for, index)))
     return titles

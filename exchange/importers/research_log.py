@@ -104,7 +104,8 @@ def items(text: str, name: str) -> list[Item]:
     toc_titles = set(toc)
     seen = Counter()
     result = []
-    for (heading, body), title in zip(entries, titles):
+    for (heading, body), titled in zip(entries, titles):
+        title = titled.title
         seen[heading] += 1
         source_key = key("log", heading, str(seen[heading]))
         arxiv_id = arxiv.find(heading) if is_reference(heading) else None
@@ -115,12 +116,13 @@ def items(text: str, name: str) -> list[Item]:
         text = body if title == heading or body == heading else f"{heading}\n{body}"
         result.append(Item(
             label=heading[:120],
-            save=_saver(title, plain_text.to_markdown(text), source_key, arxiv_id, paper_name),
+            save=_saver(title, plain_text.to_markdown(text), source_key, arxiv_id, paper_name, titled.candidates),
         ))
     return result
 
 
-def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_name: str):
+def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_name: str,
+           candidates: tuple[str, ...]):
     def save(ctx):
         saved = []
         paper = None
@@ -132,20 +134,21 @@ def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_n
             saved.append(("papers", created))
         note, created = upsert_note(ctx, source_key=source_key, title=title, body=body, paper=paper)
         saved.append(("notes", created))
-        _report_unnamed(ctx, note, paper)
+        _report_unnamed(ctx, note, paper, candidates)
         return saved
 
     return save
 
 
-def _report_unnamed(ctx, note, paper) -> None:
-    """Say which notes and papers no name was found for, so the user can name them: a guessed
-    title would be worse (see log_titles)."""
+def _report_unnamed(ctx, note, paper, candidates: tuple[str, ...]) -> None:
+    """Say which notes and papers no name was found for, so the user can name them, with the
+    table of contents' titles its section may have: a guessed title would be worse (see log_titles)."""
     unnamed = []
     if log_titles.is_bare(note.title):
         unnamed.append("titled by its link (no words of its own, and no table-of-contents title matched it with confidence)")
     if paper is not None and has_placeholder_title(paper):
         unnamed.append(f"its paper is left as “{paper.title}” (nothing in the log names it with confidence)")
     if unnamed:
-        ctx.report.notice(note.title, "; ".join(unnamed) + ". Rename it on its page if you know the title.",
-                          url=note.get_absolute_url())
+        hint = " Its place in the table of contents is among the titles below." if candidates else ""
+        ctx.report.notice(note.title, "; ".join(unnamed) + "." + hint + " Rename it on its page if you know the title.",
+                          url=note.get_absolute_url(), note=note.pk, choices=candidates)

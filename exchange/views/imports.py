@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from exchange import services
@@ -59,3 +59,18 @@ def import_job(request, pk):
         # 286 stops htmx polling; the body still replaces the progress bar with the report.
         response.status_code = HttpResponseStopPolling.status_code
     return response
+
+
+@login_required
+@require_POST
+def choose_title(request, pk, notice):
+    """One click in the report: a notice's note takes one of the titles offered for it."""
+    job = get_object_or_404(ImportJob.objects.for_user(request.user).defer("payload"), pk=pk)
+    try:
+        choice = int(request.POST.get("choice", ""))
+        services.choose_title(job, notice, choice)
+    except (ValueError, services.NoSuchChoice):
+        raise Http404("No such title to choose")
+    if request.htmx:
+        return render(request, "exchange/_import_notice.html", {"job": job, "n": job.report["notices"][notice], "index": notice})
+    return redirect(job)

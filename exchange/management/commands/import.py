@@ -45,6 +45,8 @@ class Command(BaseCommand):
             self.stderr.write(f"failed: {failure['item']}: {failure['reason']}")
         for notice in report["notices"]:
             self.stderr.write(f"note: {notice['item']}: {notice['message']}")
+            for title in notice.get("choices", []):
+                self.stderr.write(f"    “{title}”")
 
 
 def _json(report: dict) -> str:
