@@ -14,10 +14,16 @@ from notes import signals
 
 log = logging.getLogger(__name__)
 
+# Work a sweep finds (reconcile's stale sources: after an outage, a model switch or a bulk
+# load, up to a thousand a pass) goes behind every save: Redis hands a worker messages of
+# priority 0, the default, before those of 9, whichever queues it reads. Else a save waited
+# behind the whole backlog: 38 s at p95 in bench/lab_scale.py's findable run on PostgreSQL.
+BACKGROUND = 9
 
-def enqueue(task, *args) -> bool:
+
+def enqueue(task, *args, priority: int | None = None) -> bool:
     try:
-        task.apply_async(args=args, retry=False)
+        task.apply_async(args=args, retry=False, priority=priority)
         return True
     except Exception:
         log.warning("search: could not enqueue %s%r; reconcile will pick it up", task.name, args, exc_info=True)

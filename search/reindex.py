@@ -55,12 +55,12 @@ def reconcile(grace_seconds: float | None = None) -> int:
     many sources were enqueued."""
     from search.tasks import index_note, index_paper
 
-    from search.receivers import enqueue
+    from search.receivers import BACKGROUND, enqueue
 
     indexing.remove_orphans()
     stale = indexing.stale_sources(grace_seconds)
     for kind, object_id in stale:
-        enqueue(index_note if kind == Passage.NOTE else index_paper, object_id)
+        enqueue(index_note if kind == Passage.NOTE else index_paper, object_id, priority=BACKGROUND)
     if stale:
         log.info("search reconcile: re-enqueued %d stale sources", len(stale))
     indexing.finish_switches()
