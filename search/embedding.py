@@ -187,6 +187,16 @@ def embed(texts: list[str], batch_size: int | None = None, model: str | None = N
     return np.ascontiguousarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
 
 
+def load_query_model() -> None:
+    """Make the configured model's query embedder ready now, as a web process starts, rather
+    than in its first search (~0.3 s: the runtime's session and the tokenizer); nothing when
+    the model is unavailable (searches answer by words then)."""
+    try:
+        embed_query("warm-up", model_name())
+    except ModelUnavailable:
+        log.warning("search: the embedding model %s is unavailable; searches answer by words", model_name())
+
+
 def embed_query(query: str, model: str | None = None) -> np.ndarray:
     """A query's vector, by a single-threaded ONNX Runtime session: a query is embedded while
     the keyword query runs (search/services.py), and the default pool of spinning threads on

@@ -47,3 +47,13 @@ def test_auto_embeds_queries_with_onnx_and_bulk_with_openvino_bf16_only_where_th
     assert embedding.backend_for(embedding.BULK_MIN_TEXTS) == ("openvino" if embedding.cpu_has_bf16() else "onnx")
     settings.EMBEDDING_BACKEND = "onnx"
     assert embedding.backend_for(1000) == "onnx"
+
+
+def test_a_web_process_starts_with_its_query_model_loaded_or_without_one(settings, tmp_path, caplog):
+    """lablog/wsgi.py loads it as a process starts; a missing model is said, not fatal."""
+    settings.EMBEDDING_BACKEND = "auto"
+    embedding.load_query_model()
+    assert embedding._get_exported(None, "onnx-query") is not None
+    settings.EMBEDDING_MODEL = str(tmp_path / "gone")
+    embedding.load_query_model()
+    assert "unavailable" in caplog.text
