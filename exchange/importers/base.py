@@ -47,7 +47,8 @@ class Report:
     def fail(self, item: str, reason: str) -> None:
         self.failed.append({"item": item[:200], "reason": reason[:500]})
 
-    def notice(self, item: str, message: str, url: str = "", note: int | None = None, choices=()) -> None:
+    def notice(self, item: str, message: str, url: str = "", note: int | None = None,
+               choices: tuple[str, ...] = ()) -> None:
         """`url`: where the user can act on it (the note to rename); `choices`: titles the user
         may give `note` (its id) from the report page in one click."""
         entry = {"item": item[:200], "message": message[:500], **({"url": url} if url else {})}

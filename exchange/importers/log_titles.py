@@ -244,15 +244,12 @@ def entry_titles(toc: list[str], entries: list[tuple[str, str]], papers: dict[st
     toc_for = agreed_alignment(toc, texts_by_opening)
     titles = []
     for index, (heading, body) in enumerate(entries):
-        if index in toc_for:
-            matched = toc[toc_for[index]]
-            titles.append(EntryTitle(matched if _STARTS_WITH_LINK.match(heading) or is_bare(heading) else heading))
-            continue
         if not _STARTS_WITH_LINK.match(heading) and not is_bare(heading):
-            title = heading
-        elif not is_bare(heading):
-            title = own_words(heading)
+            titles.append(EntryTitle(heading))
+        elif index in toc_for:
+            titles.append(EntryTitle(toc[toc_for[index]]))
         else:
-            title = papers.get(arxiv.find(heading)) or first_line(body) or heading
-        titles.append(EntryTitle(title, _candidates(toc, toc_for, index)))
+            title = own_words(heading) if not is_bare(heading) else (
+                papers.get(arxiv.find(heading)) or first_line(body) or heading)
+            titles.append(EntryTitle(title, _candidates(toc, toc_for, index)))
     return titles
