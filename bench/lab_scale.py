@@ -18,12 +18,14 @@ their snapshots as the index writer does, then measures on this machine:
     hybrid search), in-process and through searchd alternately in one run;
   - findable: save -> findable by meaning p50/p95 while the index worker rewrites the big
     user's snapshot (compaction) and reconciles;
+  - bulk: the same, an edit a second, while another user's requested re-index and a third
+    user's web import of the research log run (the Procfile's two workers);
   - profile: where the CPU of one results page goes (cProfile, in-process, top functions);
   - savers: SAVERS processes (one user each) saving notes at once for a few seconds on
     SQLite: saves/s and "database is locked" errors.
 
     .venv/bin/python bench/lab_scale.py [--users 4] [--passages 5000] [--big 100000] [--clients 16]
-        [--seconds 20] [--savers 20] [--only restart,throughput,memory,searchd,findable,profile,savers]
+        [--seconds 20] [--savers 20] [--only restart,throughput,memory,searchd,findable,bulk,profile,savers]
 """
 
 import argparse
@@ -49,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, ROOT, Lab, load_json  # noqa: E402
 from search_latency import fill, free_port, pct  # noqa: E402
 
-SECTIONS = ("restart", "throughput", "memory", "searchd", "findable", "profile", "savers")
+SECTIONS = ("restart", "throughput", "memory", "searchd", "findable", "bulk", "profile", "savers")
 
 
 def session_cookie(user) -> str:
@@ -281,7 +283,7 @@ def section_restart(out, lab, big, cookie):
 
 
 def section_throughput(out, lab, users, cookies, queries, corpus, clients, seconds):
-    lab.worker(queues="default,embed")
+    procfile_workers(lab)
     server = Gunicorn(lab)
     try:
         for cookie in cookies:  # every process loads every user's index (so memory is comparable)
@@ -401,20 +403,25 @@ def section_searchd(out, lab, everyone, cookies, queries, rounds=300):
     out["searchd"] = result
 
 
-def section_findable(out, lab, user, big, corpus, edits):
+def procfile_workers(lab):
+    """The Procfile's workers (saves' embedding on one, index work and imports on the other), once."""
+    if not lab.workers:
+        lab.worker(queues="embed")
+        lab.worker(queues="index,default")
+
+
+def timed_edits(user, corpus, edits, between=None) -> dict:
+    """Save -> findable by meaning (its new passages in the user's index) of `edits` note edits,
+    the first not counted (it warms the worker); `between(k)` runs before edit k."""
     from notes.models import Note
     from search import hnsw
     from search.models import Passage
-    from search.tasks import reconcile, snapshot_user
 
-    lab.worker(queues="default,embed")
-    lab.worker(queues="index")
     notes = list(Note.objects.filter(user=user).order_by("pk")[100 : 100 + edits + 1])
     times = []
     for k, note in enumerate(notes):
-        if k % 5 == 1:  # keep the index worker busy: a full rebuild of the big user, and reconcile
-            snapshot_user.apply_async(args=(big.pk,), kwargs={})
-            reconcile.delay()
+        if between:
+            between(k)
         before = set(Passage.objects.filter(note=note).values_list("pk", flat=True))
         started = time.perf_counter()
         note.apply_edit(base_version=note.version, title=note.title, body=corpus[(k * 13) % len(corpus)]["body"][:600] + f"\n\nEdit {k}.")
@@ -428,7 +435,42 @@ def section_findable(out, lab, user, big, corpus, edits):
             time.sleep(0.005)
         if k:
             times.append((time.perf_counter() - started) * 1000)
-    out["findable_during_index_work_ms"] = {"p50": pct(times, 50), "p95": pct(times, 95), "max": round(max(times), 1)}
+    return {"p50": pct(times, 50), "p95": pct(times, 95), "max": round(max(times), 1)}
+
+
+def section_findable(out, lab, user, big, corpus, edits):
+    from search.tasks import reconcile, snapshot_user
+
+    procfile_workers(lab)
+
+    def busy_index_worker(k):
+        if k % 5 == 1:  # a full rebuild of the big user's snapshot, and reconcile
+            snapshot_user.apply_async(args=(big.pk,), kwargs={})
+            reconcile.delay()
+
+    out["findable_during_index_work_ms"] = timed_edits(user, corpus, edits, busy_index_worker)
+
+
+def section_bulk(out, lab, user, corpus, edits, copies=4):
+    """Save -> findable, an edit a second, while one user re-indexes COPIES x the corpus (real
+    text: every note re-embedded) and another imports the research log through the web."""
+    from django.contrib.auth import get_user_model
+
+    from exchange.models import ImportJob
+    from exchange.services import start_import
+    from notes.models import Note
+    from search import services
+
+    procfile_workers(lab)
+    User = get_user_model()
+    reader, importer = (User.objects.create_user(name, password="bench-lab-pw") for name in ("reader", "importer"))
+    Note.objects.bulk_create([Note(user=reader, title=f"{n['title']} ({c})", body=n["body"]) for c in range(copies) for n in corpus])
+    log = ROOT.parent / "shared" / "data" / "research-log.txt"
+    services.request_reindex(reader)
+    job = start_import(importer, log.name, log.read_bytes())
+    out["findable_during_reindex_and_import_ms"] = timed_edits(user, corpus, edits, lambda k: time.sleep(1))
+    job.refresh_from_db()
+    out["bulk_work_at_end"] = {"reindex": services.reindex_progress(reader), "import": f"{job.status} {job.done}/{job.total}"}
 
 
 def section_profile(out, user, queries):
@@ -549,6 +591,8 @@ def main() -> int:
                 section_searchd(out, lab, everyone, cookies, queries)
             elif name == "findable":
                 section_findable(out, lab, users[0], big, corpus, args.edits)
+            elif name == "bulk":
+                section_bulk(out, lab, users[0], corpus, args.edits)
             elif name == "profile":
                 section_profile(out, users[0], queries)
             elif name == "savers" and connection.vendor == "sqlite":

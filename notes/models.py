@@ -117,7 +117,7 @@ class Paper(models.Model):
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "year"}
         super().save(*args, **kwargs)
-        transaction.on_commit(lambda: signals.paper_changed.send(sender=Paper, paper_id=self.pk, user_id=self.user_id))
+        signals.send_on_commit(signals.paper_changed, Paper, paper_id=self.pk, user_id=self.user_id)
 
     def apply_edit(self, *, base_version: int, **fields) -> "Paper":
         """Save an edit made on top of `base_version`; EditConflict when it was edited since."""
@@ -261,10 +261,7 @@ class Note(models.Model):
 
     def notify_changed(self):
         """Tell listeners (search indexing) once the surrounding transaction commits."""
-        pk, user_id, version = self.pk, self.user_id, self.version
-        transaction.on_commit(
-            lambda: signals.note_changed.send(sender=Note, note_id=pk, user_id=user_id, version=version)
-        )
+        signals.send_on_commit(signals.note_changed, Note, note_id=self.pk, user_id=self.user_id, version=self.version)
 
     def clean(self):
         validate_body(self.body)
@@ -436,8 +433,7 @@ class Snippet(models.Model):
             last = Snippet.objects.filter(note_id=self.note_id).aggregate(m=models.Max("position"))["m"]
             self.position = (last or 0) + 1
         super().save(*args, **kwargs)
-        pk, note_id = self.pk, self.note_id
-        transaction.on_commit(lambda: signals.snippet_changed.send(sender=Snippet, snippet_id=pk, note_id=note_id))
+        signals.send_on_commit(signals.snippet_changed, Snippet, snippet_id=self.pk, note_id=self.note_id)
 
     def apply_edit(self, *, base_version: int, **fields) -> "Snippet":
         """Save an edit made on top of `base_version`; EditConflict when it was edited since."""
@@ -474,7 +470,6 @@ class Snippet(models.Model):
             for position, pk in enumerate((i for i in ordered_ids if i in own), start=1):
                 cls.objects.filter(pk=pk).update(position=position, updated=timezone.now())
             # The note's passages follow its snippets' order: one change for the whole move.
-            note_id = note.pk
-            transaction.on_commit(lambda: signals.snippet_changed.send(sender=cls, snippet_id=None, note_id=note_id))
+            signals.send_on_commit(signals.snippet_changed, cls, snippet_id=None, note_id=note.pk)
 
 

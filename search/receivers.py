@@ -14,10 +14,11 @@ from notes import signals
 
 log = logging.getLogger(__name__)
 
-# Work a sweep finds (reconcile's stale sources: after an outage, a model switch or a bulk
-# load, up to a thousand a pass) goes behind every save: Redis hands a worker messages of
-# priority 0, the default, before those of 9, whichever queues it reads. Else a save waited
-# behind the whole backlog: 38 s at p95 in bench/lab_scale.py's findable run on PostgreSQL.
+# Bulk work (an import's notes, a requested re-index, and reconcile's stale sources after
+# an outage, a model switch or a bulk load, up to a thousand a pass) goes behind every
+# save: Redis hands a worker messages of priority 0, the default, before those of 9,
+# whichever queues it reads. Else a save waited behind the whole backlog: 38 s at p95 in
+# bench/lab_scale.py's findable run on PostgreSQL.
 BACKGROUND = 9
 
 
@@ -30,7 +31,11 @@ def enqueue(task, *args, priority: int | None = None) -> bool:
         return False
 
 
-def _note_changed(sender, note_id, **kwargs):
+def _priority(bulk: bool) -> int | None:
+    return BACKGROUND if bulk else None
+
+
+def _note_changed(sender, note_id, bulk=False, **kwargs):
     from search.tasks import index_note
 
     from search.indexing import index_note_text
@@ -39,7 +44,7 @@ def _note_changed(sender, note_id, **kwargs):
         index_note_text(note_id)
     except Exception:  # the save has committed; the worker and reconcile still index it
         log.warning("search: keyword passages of note %s not written at save", note_id, exc_info=True)
-    enqueue(index_note, note_id)
+    enqueue(index_note, note_id, priority=_priority(bulk))
 
 
 def _note_deleted(sender, note_id, **kwargs):
@@ -48,10 +53,10 @@ def _note_deleted(sender, note_id, **kwargs):
     enqueue(remove_note, note_id)
 
 
-def _paper_changed(sender, paper_id, **kwargs):
+def _paper_changed(sender, paper_id, bulk=False, **kwargs):
     from search.tasks import index_paper
 
-    enqueue(index_paper, paper_id)
+    enqueue(index_paper, paper_id, priority=_priority(bulk))
 
 
 def _paper_deleted(sender, paper_id, **kwargs):
@@ -60,8 +65,8 @@ def _paper_deleted(sender, paper_id, **kwargs):
     enqueue(remove_paper, paper_id)
 
 
-def _snippet_changed(sender, note_id, **kwargs):
-    _note_changed(sender, note_id)
+def _snippet_changed(sender, note_id, bulk=False, **kwargs):
+    _note_changed(sender, note_id, bulk)
 
 
 def _user_deleting(sender, instance, **kwargs):

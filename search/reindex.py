@@ -9,10 +9,12 @@ UserIndexState.pruned_seq (an in-memory index behind it reloads instead of catch
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F, Max
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from notes.models import Note, Paper
@@ -23,30 +25,61 @@ from search.models import Passage, Tombstone, UserIndexState
 log = logging.getLogger(__name__)
 # Long enough that a process idle for a while catches up instead of reloading its index.
 TOMBSTONE_RETENTION_SECONDS = 3600
+# A requested re-index runs as batches of about this long, each queued behind every save
+# once the last ends: a save waits for at most one batch, not for the whole collection.
+BATCH_SECONDS = 0.2
 
 
 def reindex_user(user_id: int, progress=None) -> int:
     """Rebuild the user's keyword index, re-embed every note and paper of the user with the
-    configured model (finishing a model switch), then write a compacted snapshot."""
-    note_ids = list(Note.objects.filter(user_id=user_id).values_list("pk", flat=True))
-    paper_ids = list(Paper.objects.filter(user_id=user_id).values_list("pk", flat=True))
-    total = len(note_ids) + len(paper_ids)
+    configured model (finishing a model switch), then write a compacted snapshot: what the
+    search.reindex_* tasks do in batches, in one go."""
+    total = start_reindex(user_id)
+    cursor = (Passage.NOTE, 0)
+    while cursor:
+        cursor = reindex_batch(user_id, *cursor, seconds=float("inf"), progress=progress)
+    finish_reindex(user_id)
+    return total
+
+
+def start_reindex(user_id: int) -> int:
+    """Rebuild the user's keyword index and show the re-index running; returns how many
+    sources it re-embeds."""
+    total = Note.objects.filter(user_id=user_id).count() + Paper.objects.filter(user_id=user_id).count()
     keyword_index.rebuild(user_id)
     UserIndexState.objects.get_or_create(user_id=user_id)
     UserIndexState.objects.filter(user_id=user_id).update(reindex_state="running", reindex_total=total, reindex_done=0)
-    for kind, ids in ((Passage.NOTE, note_ids), (Passage.PAPER, paper_ids)):
-        for object_id in ids:
-            if kind == Passage.NOTE:
-                indexing.index_note(object_id, force=True)
-            else:
-                indexing.index_paper(object_id, force=True)
-            UserIndexState.objects.filter(user_id=user_id).update(reindex_done=F("reindex_done") + 1)
+    return total
+
+
+def reindex_batch(user_id: int, kind: str, after_id: int, *, seconds: float = BATCH_SECONDS,
+                  progress=None) -> tuple[str, int] | None:
+    """Re-embed the user's notes (kind "note") or papers after id `after_id`, in id order,
+    for about `seconds`; returns where to go on from, None once the papers are done."""
+    model, index = (Note, indexing.index_note) if kind == Passage.NOTE else (Paper, indexing.index_paper)
+    deadline = time.monotonic() + seconds
+    while ids := list(model.objects.filter(user_id=user_id, pk__gt=after_id).order_by("pk").values_list("pk", flat=True)[:500]):
+        for after_id in ids:
+            index(after_id, force=True)
+            # Sources saved during the re-index are re-embedded too: the count stops at the total.
+            UserIndexState.objects.filter(user_id=user_id).update(reindex_done=Least(F("reindex_done") + 1, F("reindex_total")))
             if progress:
                 progress()
+            if time.monotonic() >= deadline:
+                return kind, after_id
+    return (Passage.PAPER, 0) if kind == Passage.NOTE else None
+
+
+def finish_reindex(user_id: int) -> None:
+    """Finish a model switch the re-index completed, write a compacted snapshot, show it done."""
     indexing.finish_switch(user_id)
     write_snapshot(user_id, compact=True)
-    UserIndexState.objects.filter(user_id=user_id).update(reindex_state="done")
-    return total
+    UserIndexState.objects.filter(user_id=user_id).update(reindex_state="done", reindex_done=F("reindex_total"))
+
+
+def reindex_running(user_id: int) -> bool:
+    """Whether the user has a re-index under way (false once the account is gone)."""
+    return UserIndexState.objects.filter(user_id=user_id, reindex_state="running").exists()
 
 
 def reconcile(grace_seconds: float | None = None) -> int:

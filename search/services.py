@@ -404,13 +404,13 @@ def _switch_totals(user_id: int, active: str) -> dict:
 
 def request_reindex(user) -> None:
     """Re-embed the user's notes and papers in the background and rebuild their index."""
-    from search.receivers import enqueue
+    from search.receivers import BACKGROUND, enqueue
     from search.tasks import reindex_user
 
     total = Note.objects.for_user(user).count() + user.papers.count()
     UserIndexState.objects.get_or_create(user=user)
     UserIndexState.objects.filter(user=user).update(reindex_state="running", reindex_total=total, reindex_done=0)
-    if not enqueue(reindex_user, user.pk):
+    if not enqueue(reindex_user, user.pk, priority=BACKGROUND):
         UserIndexState.objects.filter(user=user).update(reindex_state="idle")
 
 

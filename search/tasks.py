@@ -12,6 +12,7 @@ from celery import shared_task
 
 from search import hnsw, indexing, reindex
 from search.models import Passage
+from search.receivers import BACKGROUND
 
 RETRY = dict(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=8)
 
@@ -44,9 +45,30 @@ def remove_paper(paper_id: int) -> None:
     indexing.remove_paper(paper_id)
 
 
+# A requested re-index: a start, batches on `embed` that each queue the next behind every
+# save, and the snapshot on `index`. Each step exits quietly once the account is gone.
 @shared_task(name="search.reindex_user", queue="embed", acks_late=True, **RETRY)
 def reindex_user(user_id: int) -> None:
-    reindex.reindex_user(user_id)
+    if reindex.reindex_running(user_id):
+        reindex.start_reindex(user_id)
+        reindex_batch.apply_async(args=(user_id, Passage.NOTE, 0), priority=BACKGROUND)
+
+
+@shared_task(name="search.reindex_batch", queue="embed", acks_late=True, **RETRY)
+def reindex_batch(user_id: int, kind: str, after_id: int) -> None:
+    if not reindex.reindex_running(user_id):
+        return
+    cursor = reindex.reindex_batch(user_id, kind, after_id)
+    if cursor:
+        reindex_batch.apply_async(args=(user_id, *cursor), priority=BACKGROUND)
+    else:
+        finish_reindex.apply_async(args=(user_id,), priority=BACKGROUND)
+
+
+@shared_task(name="search.finish_reindex", queue="index", acks_late=True, **RETRY)
+def finish_reindex(user_id: int) -> None:
+    if reindex.reindex_running(user_id):
+        reindex.finish_reindex(user_id)
 
 
 # Reconcile and snapshots run on the `index` queue, a worker of their own: a sweep over a

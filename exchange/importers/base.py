@@ -13,7 +13,7 @@ from typing import Callable
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from notes import arxiv
+from notes import arxiv, signals
 from notes.models import Note, Paper, Snippet, derive_title, validate_body
 
 KINDS = ("notes", "papers", "snippets", "runs")
@@ -94,20 +94,26 @@ def decode(data: bytes, name: str) -> str:
 
 def run_items(ctx: Context, items: list[Item], progress: Callable[[int, int], None] | None = None) -> Report:
     total = len(items)
-    for done, item in enumerate(items, start=1):
-        try:
-            with transaction.atomic():
-                for kind, created in item.save(ctx):
-                    ctx.report.count(kind, created)
-        except ItemError as exc:
-            ctx.report.fail(item.label, str(exc))
-        except ValidationError as exc:  # a limit of the models (body size, tags per note, tag length)
-            ctx.report.fail(item.label, "; ".join(exc.messages))
-        except Exception as exc:  # noqa: BLE001 - one broken item must not stop the others
-            ctx.report.fail(item.label, f"{type(exc).__name__}: {exc}")
-        if progress:
-            progress(done, total)
+    with signals.bulk():  # its notes are indexed behind people's saves
+        for done, item in enumerate(items, start=1):
+            _save_item(ctx, item)
+            if progress:
+                progress(done, total)
     return ctx.report
+
+
+def _save_item(ctx: Context, item: Item) -> None:
+    """Save one item in a transaction of its own; a failure goes to the report."""
+    try:
+        with transaction.atomic():
+            for kind, created in item.save(ctx):
+                ctx.report.count(kind, created)
+    except ItemError as exc:
+        ctx.report.fail(item.label, str(exc))
+    except ValidationError as exc:  # a limit of the models (body size, tags per note, tag length)
+        ctx.report.fail(item.label, "; ".join(exc.messages))
+    except Exception as exc:  # noqa: BLE001 - one broken item must not stop the others
+        ctx.report.fail(item.label, f"{type(exc).__name__}: {exc}")
 
 
 def unique_title(ctx: Context, title: str, source_key: str, note: Note | None = None) -> str:

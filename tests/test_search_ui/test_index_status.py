@@ -65,7 +65,7 @@ def test_reindex_shows_progress_until_done(client, user, celery_worker, settings
     client.force_login(user)
     for n in range(4):
         Note.objects.create_note(user, title=f"Note {n}", body=f"Body {n} about spectroscopy of cold atoms.")
-    celery_worker(queues=["embed"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
+    celery_worker(queues=["embed", "index"], extra_env={"SEARCH_INDEX_DIR": settings.SEARCH_INDEX_DIR})
 
     started = client.post(reverse("search:reindex"), HTTP_HX_REQUEST="true")
     html = started.content.decode()
