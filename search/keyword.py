@@ -25,15 +25,18 @@ thousands. Measured by bench/search_quality.py with the budget scaled to the dev
 left-out words were simply dropped).
 """
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
 from search import keyword_index, keyword_rescore
 from search.consistency import read_connection
+
+log = logging.getLogger(__name__)
 
 # Words that match almost every passage and only add noise to an OR query.
 STOPWORDS = frozenset(
@@ -63,13 +66,17 @@ MATCHES_CACHE_SIZE = 20_000
 EXACT = 2**31 - 1  # a cap no collection reaches: the exact count (bm25's IDF needs it)
 
 
+# PostgreSQL: the user's rows matching the query q. `user_id + 0`, not `user_id`: it is the
+# first column of the GIN index below, so the matching rows come from that index alone. With
+# plain `user_id` the planner walked the user_id btree and tested @@ on every one of the
+# user's rows (8 users x 20k passages, EXPLAIN ANALYZE of a question: 19 ms against 3.8).
+USER_MATCHES = "(p.user_id + 0) = %s AND p.search_tsv @@ q"
+
+
 def _count_matches(db, user_id: int, word: str, cap: int) -> int:
     """The user's rows matching the word, at most `cap`."""
     if db.vendor == "postgresql":
-        sql = (
-            "SELECT count(*) FROM (SELECT 1 FROM search_passage "
-            "WHERE search_tsv @@ to_tsquery('english', %s) AND user_id = %s LIMIT %s) s"
-        )
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM search_passage p, to_tsquery('english', %s) q WHERE {USER_MATCHES} LIMIT %s) s"
         params = [f"'{word}'", user_id, cap]
     else:
         fts = keyword_index.table(user_id)
@@ -217,8 +224,7 @@ def _rank(db, user_id: int, words: list[str], limit: int, context_weight: float)
     if db.vendor == "postgresql":
         sql = (
             "SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank "
-            "FROM search_passage p, to_tsquery('english', %s) q "
-            "WHERE p.user_id = %s AND p.search_tsv @@ q ORDER BY rank DESC, p.id LIMIT %s"
+            f"FROM search_passage p, to_tsquery('english', %s) q WHERE {USER_MATCHES} ORDER BY rank DESC, p.id LIMIT %s"
         )
         # Quoted lexemes: to_tsquery reads 'word' as a plain term, whatever it contains.
         params = [_postgres_weights(context_weight), " | ".join(f"'{w}'" for w in words), user_id, limit]
@@ -371,6 +377,38 @@ def create_postgres_stats(apps, schema_editor):
 def drop_postgres_stats(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         _run(schema_editor, POSTGRES_STATS_BACKWARD)
+
+
+# One GIN index over (user, words) instead of words alone (btree_gin indexes the integer):
+# a user's matching rows are found without visiting the rows of everyone else who uses the
+# words. Where btree_gin cannot be created (PostgreSQL's contrib missing, or no right to
+# create it: it is a trusted extension since PostgreSQL 13), the words-only index stays and
+# rankings are answered from it.
+POSTGRES_USER_INDEX_FORWARD = [
+    "CREATE INDEX search_passage_user_tsv_gin ON search_passage USING GIN ((user_id + 0), search_tsv)",
+    "DROP INDEX IF EXISTS search_passage_tsv_gin",
+]
+POSTGRES_USER_INDEX_BACKWARD = [
+    "CREATE INDEX IF NOT EXISTS search_passage_tsv_gin ON search_passage USING GIN (search_tsv)",
+    "DROP INDEX IF EXISTS search_passage_user_tsv_gin",
+]
+
+
+def create_postgres_user_index(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(using=schema_editor.connection.alias):
+            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+    except DatabaseError as exc:
+        log.warning("search: btree_gin unavailable (%s); keyword ranking keeps the words-only index", exc)
+        return
+    _run(schema_editor, POSTGRES_USER_INDEX_FORWARD)
+
+
+def drop_postgres_user_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor, POSTGRES_USER_INDEX_BACKWARD)
 
 
 def reset_postgres_storage(apps, schema_editor):

@@ -75,3 +75,32 @@ def test_postgres_keeps_the_tsvector_in_the_row_and_the_vector_out_of_it():
             "AND attname IN ('vector', 'search_tsv') ORDER BY attname"
         )
         assert cursor.fetchall() == [("search_tsv", "m"), ("vector", "e")]
+
+
+@pytest.mark.django_db
+def test_postgres_ranks_a_users_matching_rows_from_one_index_not_every_row_of_theirs(user, other_user):
+    """The ranking query is answered by the (user, words) GIN index: the user's rows that
+    match, without testing the words against each of their rows (19 ms against 3.8 at 20k)."""
+    from contextlib import ExitStack
+
+    from django.db import connection, connections
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL index")
+    rare = make_notes(user, 20)
+    make_notes(other_user, 20)
+    with ExitStack() as stack:
+        captured = [stack.enter_context(CaptureQueriesContext(c)) for c in connections.all()]
+        hits = keyword.search_passages(user.pk, "verilog model", limit=100)
+    assert Passage.objects.get(pk=hits[0][0]).note_id == rare.pk
+    assert len(hits) == 21 and set(Passage.objects.filter(pk__in=[h[0] for h in hits]).values_list("user_id", flat=True)) == {user.pk}
+    ranking = next(q["sql"] for c in captured for q in c.captured_queries if "ts_rank" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a test's table is small enough to be read whole
+        try:
+            cursor.execute("EXPLAIN " + ranking)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    assert "search_passage_user_tsv_gin" in plan and "search_passage_user_id" not in plan, plan
