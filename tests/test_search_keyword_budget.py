@@ -104,3 +104,34 @@ def test_postgres_ranks_a_users_matching_rows_from_one_index_not_every_row_of_th
         finally:
             cursor.execute("RESET enable_seqscan")
     assert "search_passage_user_tsv_gin" in plan and "search_passage_user_id" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_postgres_without_btree_gin_keeps_the_words_index_and_still_ranks(user, other_user):
+    """A role that may not create extensions: the migration leaves the words-only index, and
+    rankings are still the user's own rows, best first."""
+    from django.db import ProgrammingError, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL index")
+
+    class NoExtensions:
+        def __init__(self, editor):
+            self.editor, self.connection = editor, editor.connection
+
+        def execute(self, sql, params=()):
+            if sql.startswith("CREATE EXTENSION"):
+                raise ProgrammingError('permission denied to create extension "btree_gin"')
+            self.editor.execute(sql, params)
+
+    with connection.schema_editor() as editor:  # first: not with the notes' checks pending
+        keyword.drop_postgres_user_index(None, editor)
+        keyword.create_postgres_user_index(None, NoExtensions(editor))
+    rare = make_notes(user, 5)
+    make_notes(other_user, 5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'search_passage' AND indexdef LIKE '%%gin%%'")
+        assert [row[0] for row in cursor.fetchall()] == ["search_passage_tsv_gin"]
+    hits = keyword.search_passages(user.pk, "verilog model", limit=100)
+    assert Passage.objects.get(pk=hits[0][0]).note_id == rare.pk
+    assert len(hits) == 6 and set(Passage.objects.filter(pk__in=[h[0] for h in hits]).values_list("user_id", flat=True)) == {user.pk}
