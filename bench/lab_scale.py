@@ -456,7 +456,6 @@ def section_bulk(out, lab, user, corpus, edits, copies=4):
     text: every note re-embedded) and another imports the research log through the web."""
     from django.contrib.auth import get_user_model
 
-    from exchange.models import ImportJob
     from exchange.services import start_import
     from notes.models import Note
     from search import services
