@@ -104,6 +104,12 @@ class UserIndexState(models.Model):
     reindex_state = models.CharField(max_length=8, default="idle")
     reindex_total = models.PositiveIntegerField(default=0)
     reindex_done = models.PositiveIntegerField(default=0)
+    # Where a running re-index goes on from (a step of search/reindex.py, and for "note" and
+    # "paper" the last id done) and when it last moved: a chain whose next step was lost
+    # (a Redis restart) or failed every retry resumes from here instead of stopping.
+    reindex_step = models.CharField(max_length=8, blank=True)
+    reindex_after = models.BigIntegerField(default=0)
+    reindex_moved = models.DateTimeField(null=True)
 
     def activate(self, model: str) -> None:
         """Make `model` the one this user's searches use (the row is locked by the caller)."""

@@ -21,7 +21,7 @@ from django.db.models import Count, F, Q
 from django.urls import reverse
 
 from notes.models import Note, NoteLink
-from search import embedding, fusion, hnsw, indexing, keyword, passages
+from search import embedding, fusion, hnsw, indexing, keyword, passages, reindex
 from search.consistency import repeatable_read
 from search.fusion import Group
 from search.id_list import InIds
@@ -407,11 +407,11 @@ def request_reindex(user) -> None:
     from search.receivers import BACKGROUND, enqueue
     from search.tasks import reindex_user
 
+    reindex.mark_requested(user.pk)
     total = Note.objects.for_user(user).count() + user.papers.count()
-    UserIndexState.objects.get_or_create(user=user)
-    UserIndexState.objects.filter(user=user).update(reindex_state="running", reindex_total=total, reindex_done=0)
+    UserIndexState.objects.filter(user=user).update(reindex_total=total)
     if not enqueue(reindex_user, user.pk, priority=BACKGROUND):
-        UserIndexState.objects.filter(user=user).update(reindex_state="idle")
+        UserIndexState.objects.filter(user=user).update(reindex_state="idle", reindex_step="")
 
 
 def reindex_progress(user) -> dict:

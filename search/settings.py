@@ -52,6 +52,10 @@ SEARCH_BEAT_SCHEDULE = {
 }
 # Reconcile leaves a source alone this long after its save (its own task is on the way).
 SEARCH_RECONCILE_GRACE_SECONDS = envint("SEARCH_RECONCILE_GRACE_SECONDS", 30)
+# A re-index that has not moved on for this long lost its next step (a Redis restart, a
+# step that failed every retry): reconcile queues that step again. Longer than a batch waits
+# behind an import's notes; a second copy of a step does nothing anyway.
+SEARCH_REINDEX_STALL_SECONDS = envint("SEARCH_REINDEX_STALL_SECONDS", 300)
 # Keyword ranking scores every passage that matches a query word (~1 µs each in FTS5), and
 # at 100k passages a common word matches half of them. Past this many matching rows, the
 # query's most common words are left out of the ranking (see search/keyword.py). 0: 8000,

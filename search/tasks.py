@@ -46,29 +46,33 @@ def remove_paper(paper_id: int) -> None:
 
 
 # A requested re-index: a start, batches on `embed` that each queue the next behind every
-# save, and the snapshot on `index`. Each step exits quietly once the account is gone.
+# save, and the snapshot on `index`. Each step records where the re-index goes on from, and
+# does nothing unless the re-index is at that step (the account gone, or a second copy).
 @shared_task(name="search.reindex_user", queue="embed", acks_late=True, **RETRY)
 def reindex_user(user_id: int) -> None:
-    if reindex.reindex_running(user_id):
-        reindex.start_reindex(user_id)
-        reindex_batch.apply_async(args=(user_id, Passage.NOTE, 0), priority=BACKGROUND)
+    if reindex.start_reindex(user_id) is not None:
+        queue_reindex_step(user_id, Passage.NOTE, 0)
 
 
 @shared_task(name="search.reindex_batch", queue="embed", acks_late=True, **RETRY)
 def reindex_batch(user_id: int, kind: str, after_id: int) -> None:
-    if not reindex.reindex_running(user_id):
-        return
-    cursor = reindex.reindex_batch(user_id, kind, after_id)
-    if cursor:
-        reindex_batch.apply_async(args=(user_id, *cursor), priority=BACKGROUND)
-    else:
-        finish_reindex.apply_async(args=(user_id,), priority=BACKGROUND)
+    if step := reindex.reindex_batch(user_id, kind, after_id):
+        queue_reindex_step(user_id, *step)
 
 
 @shared_task(name="search.finish_reindex", queue="index", acks_late=True, **RETRY)
 def finish_reindex(user_id: int) -> None:
-    if reindex.reindex_running(user_id):
-        reindex.finish_reindex(user_id)
+    reindex.finish_reindex(user_id)
+
+
+def queue_reindex_step(user_id: int, step: str, after_id: int) -> None:
+    """Queue a re-index's step behind every save (raises when the broker is unreachable)."""
+    if step == reindex.START:
+        reindex_user.apply_async(args=(user_id,), priority=BACKGROUND)
+    elif step == reindex.FINISH:
+        finish_reindex.apply_async(args=(user_id,), priority=BACKGROUND)
+    else:
+        reindex_batch.apply_async(args=(user_id, step, after_id), priority=BACKGROUND)
 
 
 # Reconcile and snapshots run on the `index` queue, a worker of their own: a sweep over a
