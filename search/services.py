@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 
 from django.db.models import Count, F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from notes.models import Note, NoteLink
 from search import embedding, fusion, hnsw, indexing, keyword, passages, reindex
@@ -414,8 +415,18 @@ def request_reindex(user) -> None:
         UserIndexState.objects.filter(user=user).update(reindex_state="idle", reindex_step="")
 
 
+# A running re-index that has not moved on for this long says it is waiting (for the saves
+# and imports queued ahead of its next batch, or for a worker), so a still bar is explained.
+REINDEX_WAITING_SHOWN_AFTER = timedelta(seconds=60)
+
+
 def reindex_progress(user) -> dict:
-    state = UserIndexState.objects.filter(user=user).values("reindex_state", "reindex_done", "reindex_total").first()
+    """The re-index's state, sources done and total, and since when it has been waiting
+    (None unless it runs and has not moved on for REINDEX_WAITING_SHOWN_AFTER)."""
+    state = UserIndexState.objects.filter(user=user).values("reindex_state", "reindex_done", "reindex_total", "reindex_moved").first()
     if not state:
-        return {"state": "idle", "done": 0, "total": 0}
-    return {"state": state["reindex_state"], "done": state["reindex_done"], "total": state["reindex_total"]}
+        return {"state": "idle", "done": 0, "total": 0, "waiting_since": None}
+    moved = state["reindex_moved"]
+    waiting = state["reindex_state"] == "running" and moved and timezone.now() - moved > REINDEX_WAITING_SHOWN_AFTER
+    return {"state": state["reindex_state"], "done": state["reindex_done"], "total": state["reindex_total"],
+            "waiting_since": moved if waiting else None}

@@ -66,7 +66,7 @@ def test_a_save_waits_for_one_batch_of_a_re_index_not_the_whole(celery_worker, u
     wait_until(lambda: embedded_at([saved.pk]), 60, "the save was not indexed")
     assert services.reindex_progress(other_user)["done"] < len(collection)  # it did not wait for the re-index's end
     wait_until(lambda: services.reindex_progress(other_user)["state"] == "done", 300, "the re-index did not finish")
-    assert services.reindex_progress(other_user) == {"state": "done", "done": len(collection), "total": len(collection)}
+    assert services.reindex_progress(other_user) == {"state": "done", "done": len(collection), "total": len(collection), "waiting_since": None}
     assert len(embedded_at(collection)) == len(collection)
     assert embedded_at([saved.pk])[saved.pk] < max(embedded_at(collection).values())
     assert UserIndexState.objects.get(user=other_user).reindex_state == "done"

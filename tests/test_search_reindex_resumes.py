@@ -46,7 +46,7 @@ def test_a_re_index_whose_queued_step_was_lost_resumes_where_it_stopped(celery_w
     reindex.reconcile()  # what the beat runs every minute: it queues the recorded step again
     wait_until(lambda: services.reindex_progress(user)["state"] == "done", 300, "the resumed re-index did not finish")
 
-    assert services.reindex_progress(user) == {"state": "done", "done": len(notes), "total": len(notes)}
+    assert services.reindex_progress(user) == {"state": "done", "done": len(notes), "total": len(notes), "waiting_since": None}
     after = embedded_at(user)
     assert all(after[pk] > requested for pk in notes)  # every note re-embedded
     assert {pk: after[pk] for pk in done_before} == done_before  # and the finished part not again
@@ -67,7 +67,7 @@ def test_a_second_copy_of_a_re_index_step_does_nothing(user):
     assert reindex.finish_reindex(user.pk) is False  # not there yet
     assert reindex.reindex_batch(user.pk, Passage.PAPER, 0) == (reindex.FINISH, 0)
     assert reindex.finish_reindex(user.pk) is True
-    assert services.reindex_progress(user) == {"state": "done", "done": 3, "total": 3}
+    assert services.reindex_progress(user) == {"state": "done", "done": 3, "total": 3, "waiting_since": None}
     assert reindex.finish_reindex(user.pk) is False
 
 
@@ -94,7 +94,7 @@ def test_a_note_that_cannot_be_embedded_is_reported_and_the_re_index_goes_on(use
     monkeypatch.setattr(indexing, "index_note", choke_on_bad)
     reindex.reindex_user(user.pk)
 
-    assert services.reindex_progress(user) == {"state": "done", "done": 2, "total": 2}
+    assert services.reindex_progress(user) == {"state": "done", "done": 2, "total": 2, "waiting_since": None}
     rows = {row["note_id"]: row for row in services.index_status(user)["notes"]}
     assert rows[bad.pk]["state"] == "failed" and "embedder out of memory" in rows[bad.pk]["error"]
     assert rows[good.pk]["state"] == "indexed"

@@ -84,6 +84,6 @@ def test_reindex_re_embeds_everything_and_reports_progress(user, notes):
     reindex_user(user.pk)
     after = set(Passage.objects.filter(user=user).values_list("pk", flat=True))
     assert len(after) == len(before) and not before & after
-    assert services.reindex_progress(user) == {"state": "done", "done": 3, "total": 3}
+    assert services.reindex_progress(user) == {"state": "done", "done": 3, "total": 3, "waiting_since": None}
     assert services.search(user, "borrowing prevents data races", mode="semantic").hits[0].note_id == notes[1].pk
     assert services.index_status(user)["totals"]["index_bytes"] > 0

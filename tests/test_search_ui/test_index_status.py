@@ -76,3 +76,22 @@ def test_reindex_shows_progress_until_done(client, user, celery_worker, settings
                               while_polling_says="Re-indexing")
     assert "Re-index done: 4 of 4" in poll.content.decode() and "every 1s" not in poll.content.decode()
     assert "Re-index done: 4 of 4" in client.get(STATUS).content.decode()
+
+
+def test_a_re_index_that_has_not_moved_for_a_while_says_it_is_waiting(auth_client, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from search.models import UserIndexState
+
+    state = UserIndexState.objects.create(user=user, reindex_state="running", reindex_step="note", reindex_after=7,
+                                          reindex_total=40, reindex_done=12, reindex_moved=timezone.now())
+    progress = auth_client.get(reverse("search:reindex_progress"), HTTP_HX_REQUEST="true").content.decode()
+    assert "Re-indexing: 12 of 40" in progress and "Waiting" not in progress  # it just moved
+
+    state.reindex_moved = timezone.now() - timedelta(minutes=4)
+    state.save(update_fields=["reindex_moved"])
+    progress = auth_client.get(reverse("search:reindex_progress"), HTTP_HX_REQUEST="true").content.decode()
+    assert "Re-indexing: 12 of 40" in progress
+    assert f"Waiting since {timezone.localtime(state.reindex_moved):%H:%M}" in progress and "it goes on by itself" in progress
