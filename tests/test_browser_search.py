@@ -52,3 +52,29 @@ def test_type_see_live_results_enter_click_lands_on_the_passage(logged_in_page, 
     assert "Before paragraph" not in " ".join(texts)
     box_in_view = page.locator(".note-body p", has_text="trap stiffness").bounding_box()
     assert 0 <= box_in_view["y"] <= 900  # scrolled to it, far below the fold
+
+
+@pytest.mark.browser
+def test_index_status_with_a_waiting_re_index_fits_phone_and_laptop(logged_in_page, user, live_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from search.models import UserIndexState
+
+    note = Note.objects.create_note(user, title="Optical tweezers", body=BODY)
+    index_note(note.pk)
+    UserIndexState.objects.filter(user=user).update(
+        reindex_state="running", reindex_step="note", reindex_total=40, reindex_done=12,
+        reindex_moved=timezone.now() - timedelta(minutes=4))
+    page = logged_in_page
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size, viewport in {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}.items():
+            page.set_viewport_size(viewport)
+            page.goto(live_server.url + "/search/status/")
+            waiting = page.locator("#reindex-progress p.muted")
+            assert "it goes on by itself" in waiting.inner_text()
+            assert waiting.is_visible()
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+            screenshot(page, f"index-status-waiting-{size}-{scheme}.png")
