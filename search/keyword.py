@@ -1,15 +1,16 @@
 """Keyword search over passages: SQLite FTS5 (BM25) on SQLite, PostgreSQL full-text
-(tsvector + GIN, ts_rank) on PostgreSQL, behind one function. ts_rank, not ts_rank_cd:
-measured on PostgreSQL with bench/search_quality.py, ts_rank_cd ranked worse (keyword MRR@10
-0.89 against 1.00, hybrid 0.95 against 1.00), for no gain in speed.
+(tsvector + GIN, ts_rank per word weighted by the word's IDF: search/postgres_rank.py) on
+PostgreSQL, behind one function. ts_rank, not ts_rank_cd: measured on PostgreSQL with
+bench/search_quality.py, ts_rank_cd ranked worse (keyword MRR@10 0.89 against 1.00, hybrid
+0.95 against 1.00), for no gain in speed.
 
 The query is never handed to either engine's query syntax: it is cut into words
 (letters and digits only), which are ORed as quoted terms, so `"`, `*`, `NEAR`, `:`,
 `-`, `'` and friends are just text.
 
 A user's ranking depends on their passages only: on SQLite each user has their own FTS5
-index (bm25's statistics are per table, see search/keyword_index.py); PostgreSQL's ts_rank
-reads only the row and the query. The row-budget counts below are the user's own rows.
+index (bm25's statistics are per table, see search/keyword_index.py); on PostgreSQL the IDFs
+come from the user's own kept counts. The row-budget counts below are the user's own rows.
 
 Both engines score every one of the user's rows that matches any word, so the cost of a
 query is the number of rows its words match (~1 µs each in FTS5), and at 100k passages a
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
-from search import keyword_index, keyword_rescore
+from search import keyword_index, keyword_rescore, postgres_rank
 from search.consistency import read_connection
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,31 @@ def _kept_counts(db, user_id: int, words: list[str]) -> dict[str, int]:
 
 
 def _counts(db, user_id: int, words: list[str], cap: int) -> list[int]:
-    """The user's rows matching each word, at most `cap`: kept counts on PostgreSQL, FTS5
-    counts (cached) on SQLite."""
+    """The user's rows matching each word: FTS5 counts (cached) up to `cap` on SQLite; on
+    PostgreSQL the kept counts, exact (a word the parser splits is counted live up to `cap`)."""
     if db.vendor != "postgresql":
         return [_matches(db, user_id, word, cap) for word in words]
     kept = _kept_counts(db, user_id, words)
-    return [min(kept[word], cap) if word in kept else _count_matches(db, user_id, word, cap) for word in words]
+    return [kept[word] if word in kept else _count_matches(db, user_id, word, cap) for word in words]
+
+
+# PostgreSQL: (user) -> (their passages, when counted), the N of each word's IDF; a few
+# minutes' staleness moves every IDF by the share of passages added meanwhile, and a word
+# counted in more passages than that has them counted again.
+_passages_cache: dict[int, tuple[int, float]] = {}
+
+
+def _user_passages(db, user_id: int, fresh: bool = False) -> int:
+    cached, now = _passages_cache.get(user_id), time.monotonic()
+    if cached and now - cached[1] < MATCHES_TTL_SECONDS and not fresh:
+        return cached[0]
+    if len(_passages_cache) >= MATCHES_CACHE_SIZE:
+        _passages_cache.clear()
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM search_passage WHERE user_id = %s", [user_id])
+        total = cursor.fetchone()[0]
+    _passages_cache[user_id] = (total, now)
+    return total
 
 
 # Matching rows the ranking scores per query, unless SEARCH_KEYWORD_ROW_BUDGET says otherwise.
@@ -142,9 +162,13 @@ def row_budget(hybrid: bool = False) -> int:
 def ranked_words(user_id: int, words: list[str], db=None, hybrid: bool = False) -> list[str]:
     """The words to rank the user's passages by: rarest in their passages first, within the
     row budget (at least one word when there are any)."""
+    return _choose_words(db or _reader(user_id), user_id, words, hybrid)[0]
+
+
+def _choose_words(db, user_id: int, words: list[str], hybrid: bool) -> tuple[list[str], dict[str, int]]:
+    """ranked_words, and the user's rows matching each word (on PostgreSQL, the IDFs' counts)."""
     if not words:
-        return []
-    db = db or _reader(user_id)
+        return [], {}
     budget = row_budget(hybrid)
     counts = _counts(db, user_id, words, budget + 1)
     if min(counts) > budget:
@@ -158,7 +182,7 @@ def ranked_words(user_id: int, words: list[str], db=None, hybrid: bool = False) 
             break
         kept.append(word)
         rows += count
-    return kept
+    return kept, dict(zip(words, counts))
 
 
 # How much more a word in a passage's context (note title and heading) counts than one in its
@@ -201,15 +225,17 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
     if not words:
         return []
     db = _reader(user_id)
-    kept = ranked_words(user_id, words, db, hybrid=also is not None)
-    found = _rank(db, user_id, kept, limit, context_weight)
+    kept, counts = _choose_words(db, user_id, words, hybrid=also is not None)
+    idfs = _postgres_idfs(db, user_id, counts) if db.vendor == "postgresql" else None
+    found = _rank(db, user_id, kept, limit, context_weight, idfs)
     if len(kept) == len(words):
         return found
     # Alone, every passage found is scored again; beside meaning's, the first RESCORED of each.
     found_ids = [pk for pk, _ in (found[:RESCORED] if also else found)]
     ids = list(dict.fromkeys(found_ids + (list(also())[:RESCORED] if also else [])))
     if db.vendor == "postgresql":
-        return keyword_rescore.postgres(db, user_id, words, ids, _postgres_weights(context_weight), limit)
+        return keyword_rescore.postgres(db, user_id, words, [idfs[w] for w in words], ids,
+                                        _postgres_weights(context_weight), limit)
     rescored = keyword_rescore.sqlite(db, user_id, words, ids, context_weight, limit,
                                       lambda word: _matches(db, user_id, word, EXACT))
     return found if rescored is None else rescored
@@ -220,14 +246,27 @@ def _postgres_weights(context_weight: float) -> list[float]:
     return [0.1, 0.2, 1.0 / context_weight, 1.0] if context_weight >= 1 else [0.1, 0.2, 1.0, context_weight]
 
 
-def _rank(db, user_id: int, words: list[str], limit: int, context_weight: float) -> list[tuple[int, float]]:
+def _postgres_idfs(db, user_id: int, counts: dict[str, int]) -> dict[str, float]:
+    """Each word's IDF in the user's passages, from how many of them it matches."""
+    total = _user_passages(db, user_id)
+    if counts and max(counts.values()) > total:  # passages came since the total was counted
+        total = _user_passages(db, user_id, fresh=True)
+    return {word: postgres_rank.idf(total, count) for word, count in counts.items()}
+
+
+def _rank(db, user_id: int, words: list[str], limit: int, context_weight: float,
+          idfs: dict[str, float] | None = None) -> list[tuple[int, float]]:
+    """The user's passages matching any of the words, best first. PostgreSQL weighs each word
+    by its IDF (`idfs`, counted here when not given); FTS5's bm25 has its own."""
     if db.vendor == "postgresql":
+        idfs = idfs or _postgres_idfs(db, user_id, dict(zip(words, _counts(db, user_id, words, EXACT))))
+        n = len(words)
         sql = (
-            "SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank "
-            f"FROM search_passage p, to_tsquery('english', %s) q WHERE {USER_MATCHES} ORDER BY rank DESC, p.id LIMIT %s"
+            f"SELECT p.id, {postgres_rank.score_sql(n)} AS rank FROM search_passage p, to_tsquery('english', %s) q"
+            f"{postgres_rank.word_queries_sql(n)} WHERE {USER_MATCHES} ORDER BY rank DESC, p.id LIMIT %s"
         )
-        # Quoted lexemes: to_tsquery reads 'word' as a plain term, whatever it contains.
-        params = [_postgres_weights(context_weight), " | ".join(f"'{w}'" for w in words), user_id, limit]
+        params = [*postgres_rank.score_params([idfs[w] for w in words], _postgres_weights(context_weight)),
+                  postgres_rank.any_of(words), *postgres_rank.word_params(words), user_id, limit]
     else:
         # FTS5's own rank column, with the weights given by `rank MATCH`, lets FTS5 score
         # and sort inside the virtual table (ORDER BY rank is consumed by it): ~40% less

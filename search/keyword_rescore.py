@@ -6,7 +6,8 @@ That loses the left-out words' evidence: a passage that has them, or has them mo
 ranks no higher. So the passages that ranking found, and those meaning search found, are
 scored again on every word. That is a few hundred rows, not tens of thousands:
 
-- PostgreSQL: ts_rank over those rows' tsvectors (it reads nothing else).
+- PostgreSQL: the same IDF-weighted ts_rank as the ranking (search/postgres_rank.py) over
+  those rows' tsvectors.
 - SQLite: FTS5's bm25, computed here exactly as FTS5 computes it (fts5_aux.c: k1 1.2,
   b 0.75, a word's IDF from the user's rows it matches, the row's length in tokens over the
   average, column weights on the word counts), from the user's own index: row count and
@@ -25,23 +26,26 @@ from bisect import bisect_right
 from functools import lru_cache
 from itertools import accumulate
 
-from search import keyword_index
+from search import keyword_index, postgres_rank
 
 K1, B = 1.2, 0.75
 
 
-def postgres(db, user_id: int, words: list[str], ids: list[int], weights: list[float], limit: int) -> list[tuple[int, float]]:
+def postgres(db, user_id: int, words: list[str], idfs: list[float], ids: list[int], weights: list[float],
+             limit: int) -> list[tuple[int, float]]:
     # The rows are fetched by primary key and matched one by one: left to itself the planner
     # matched through the GIN index, visiting every row a common word matches (bench/
     # keyword_rescore.py at 100k passages: 14.6 ms added a question, against 7.0 ms so).
     # OFFSET 0 keeps the match out of the scan.
     sql = (
-        "SELECT id, rank FROM (SELECT p.id, ts_rank(%s::float4[], p.search_tsv, q) AS rank, p.search_tsv @@ q AS hit "
-        "FROM search_passage p, to_tsquery('english', %s) q WHERE p.id = ANY(%s) AND p.user_id = %s OFFSET 0) s "
-        "WHERE hit ORDER BY rank DESC, id LIMIT %s"
+        f"SELECT id, rank FROM (SELECT p.id, {postgres_rank.score_sql(len(words))} AS rank, p.search_tsv @@ q AS hit "
+        f"FROM search_passage p, to_tsquery('english', %s) q{postgres_rank.word_queries_sql(len(words))} "
+        "WHERE p.id = ANY(%s) AND p.user_id = %s OFFSET 0) s WHERE hit ORDER BY rank DESC, id LIMIT %s"
     )
+    params = [*postgres_rank.score_params(idfs, weights), postgres_rank.any_of(words), *postgres_rank.word_params(words),
+              list(ids), user_id, limit]
     with db.cursor() as cursor:
-        cursor.execute(sql, [weights, " | ".join(f"'{w}'" for w in words), list(ids), user_id, limit])
+        cursor.execute(sql, params)
         return [(int(pk), float(rank)) for pk, rank in cursor.fetchall()]
 
 

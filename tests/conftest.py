@@ -41,12 +41,15 @@ def _clean_redis():
 
 @pytest.fixture(autouse=True)
 def _own_search_index(settings, tmp_path):
-    """A fresh index directory and in-process HNSW cache per test: ids restart after a rollback
-    on SQLite, and an index kept from an earlier test would answer for the wrong rows."""
-    from search import hnsw
+    """A fresh index directory, in-process HNSW cache and keyword counts per test: ids restart
+    after a rollback, and an index or a count kept from an earlier test would answer for the
+    wrong rows."""
+    from search import hnsw, keyword
 
     settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
     hnsw.forget()
+    keyword._matches_cache.clear()
+    keyword._passages_cache.clear()
     yield
     hnsw.forget()
 

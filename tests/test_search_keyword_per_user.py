@@ -120,3 +120,46 @@ def test_passages_written_around_indexing_are_still_found_and_counted(user):
     assert keyword.search_passages(user.pk, "sourdough") == []
     assert [p for p, _ in keyword.search_passages(user.pk, "rye")] == [pk]
     assert check_user(user.pk)["problems"] == []
+
+
+def test_a_word_rare_in_my_notes_counts_more_than_one_in_most_of_them(user, other_user):
+    """BM25's IDF on SQLite, and on PostgreSQL too (ts_rank alone would rank the two level or
+    the wrong way round), counted in my notes only."""
+
+    def write(owner, title, body):
+        note = Note.objects.create_note(owner, title=title, body=body)
+        indexing.index_note_text(note.pk)
+        return note
+
+    for n in range(12):
+        write(user, f"Reading {n}", f"Transformer paper {n}: attention heads and layer norms.")
+    chatty = write(user, "Transformer transformer", "Transformer, transformer, transformer: the transformer again.")
+    rare = write(user, "Hardware", "Verilog synthesis for a small FPGA design.")
+
+    def my_ranking():
+        found = keyword.search_passages(user.pk, "transformer verilog", limit=20)
+        notes = dict(Passage.objects.filter(pk__in=[pk for pk, _ in found]).values_list("pk", "note_id"))
+        return list(dict.fromkeys(notes[pk] for pk, _ in found))
+
+    assert my_ranking()[0] == rare.pk
+    assert chatty.pk in my_ranking()[1:3]
+    for n in range(30):  # verilog is common in another user's notes: not in mine
+        write(other_user, f"FPGA {n}", "Verilog and more Verilog for the FPGA.")
+    assert my_ranking()[0] == rare.pk
+
+
+def test_notes_saved_after_a_search_are_ranked_as_a_fresh_count_ranks_them(user):
+    """The passage total behind PostgreSQL's IDFs is kept a few minutes: passages saved
+    meanwhile (a word now in more of them than it counted) have it counted again."""
+
+    def write(title, body):
+        indexing.index_note_text(Note.objects.create_note(user, title=title, body=body).pk)
+
+    write("First", "Diffusion guidance notes.")
+    assert keyword.search_passages(user.pk, "guidance")
+    for n in range(25):
+        write(f"Import {n}", f"Guidance scale sweep {n}, and guidance again.")
+    write("Rare", "Calibration of the guidance scale with a held-out set.")
+    ranked = keyword.search_passages(user.pk, "calibration guidance", limit=30)
+    keyword._passages_cache.clear()
+    assert keyword.search_passages(user.pk, "calibration guidance", limit=30) == ranked
