@@ -80,7 +80,7 @@ def reindex_batch(user_id: int, kind: str, after_id: int, *, seconds: float = BA
                   progress=None) -> tuple[str, int] | None:
     """Re-embed the user's notes (kind "note") or papers after id `after_id`, in id order,
     for about `seconds`; returns the next step, or None when the re-index was not at this
-    one (a second copy of a step, queued again by resume_stalled, does nothing).
+    one (a second copy of a step, queued again by reconcile, does nothing).
 
     A source that cannot be embedded is recorded as failed (the status page lists it,
     reconcile retries it) and the re-index goes on without it."""
@@ -148,7 +148,10 @@ def reconcile(grace_seconds: float | None = None) -> int:
         log.info("search reconcile: re-enqueued %d stale sources", len(stale))
     for user_id, step, after_id in stalled_reindexes():
         log.info("search reconcile: re-index of user %s resumes at %s %s", user_id, step, after_id)
-        queue_reindex_step(user_id, step, after_id)
+        try:
+            queue_reindex_step(user_id, step, after_id)
+        except Exception:  # marked as moved: tried again after another stall window
+            log.warning("search reconcile: could not queue the re-index of user %s", user_id, exc_info=True)
     indexing.finish_switches()
     return len(stale)
 
