@@ -31,7 +31,7 @@ def score_sql(words: int) -> str:
 
 
 def score_params(idfs: list[float], weights: list[float]) -> list:
-    return [value for weight in idfs for value in (weight, weights)]
+    return [value for word_idf in idfs for value in (word_idf, weights)]
 
 
 def word_queries_sql(words: int) -> str:

@@ -47,10 +47,13 @@ def reindex_user(user_id: int, progress=None) -> int:
 
 
 def mark_requested(user_id: int) -> None:
-    """Show a re-index running from its first step (the keyword rebuild)."""
+    """Show a re-index running from its first step (the keyword rebuild), with how many
+    notes and papers it re-embeds."""
+    total = Note.objects.filter(user_id=user_id).count() + Paper.objects.filter(user_id=user_id).count()
     UserIndexState.objects.get_or_create(user_id=user_id)
     UserIndexState.objects.filter(user_id=user_id).update(
-        reindex_state="running", reindex_done=0, reindex_step=START, reindex_after=0, reindex_moved=timezone.now())
+        reindex_state="running", reindex_total=total, reindex_done=0, reindex_step=START, reindex_after=0,
+        reindex_moved=timezone.now())
 
 
 def _at(user_id: int, step: str, after_id: int = 0):
@@ -66,13 +69,12 @@ def _move(user_id: int, step: str, after_id: int, to: tuple[str, int]) -> tuple[
 
 
 def start_reindex(user_id: int) -> int | None:
-    """Rebuild the user's keyword index and count what the re-index re-embeds; None when
-    the re-index is not at its start (the step ran already, or the account is gone)."""
-    if not _at(user_id, START).exists():
+    """Rebuild the user's keyword index; returns how many sources the re-index re-embeds, or
+    None when it is not at its start (the step ran already, or the account is gone)."""
+    total = _at(user_id, START).values_list("reindex_total", flat=True).first()
+    if total is None:
         return None
-    total = Note.objects.filter(user_id=user_id).count() + Paper.objects.filter(user_id=user_id).count()
     keyword_index.rebuild(user_id)
-    _at(user_id, START).update(reindex_total=total, reindex_done=0)
     return total if _move(user_id, START, 0, (Passage.NOTE, 0)) else None
 
 

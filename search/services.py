@@ -409,8 +409,6 @@ def request_reindex(user) -> None:
     from search.tasks import reindex_user
 
     reindex.mark_requested(user.pk)
-    total = Note.objects.for_user(user).count() + user.papers.count()
-    UserIndexState.objects.filter(user=user).update(reindex_total=total)
     if not enqueue(reindex_user, user.pk, priority=BACKGROUND):
         UserIndexState.objects.filter(user=user).update(reindex_state="idle", reindex_step="")
 
