@@ -175,7 +175,7 @@ def _sync(
                 keep.append(row)
         else:
             create.append((w, h))
-    stale = [row.pk for rows in existing.values() for row in rows]
+    stale = [row for rows in existing.values() for row in rows]
     if keep:
         Passage.objects.bulk_update(keep, ["start", "end", "snippet_id", "run_id"])
     if not stale and not create:
@@ -185,8 +185,8 @@ def _sync(
     if create:
         keyword_index.ensure(user_id)  # before the user's first passage: its triggers index it
     if stale:
-        Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in stale])
-        Passage.objects.filter(pk__in=stale).delete()
+        _tombstone(user_id, seq, [row.pk for row in stale if row.vector is not None])
+        Passage.objects.filter(pk__in=[row.pk for row in stale]).delete()
     Passage.objects.bulk_create(
         [
             Passage(
@@ -338,13 +338,22 @@ def remove_paper(paper_id: int) -> None:
 
 def _remove(rows_filter: Q) -> None:
     with transaction.atomic():
-        by_user: dict[int, list[int]] = {}
-        for pk, user_id in Passage.objects.filter(rows_filter).values_list("pk", "user_id"):
-            by_user.setdefault(user_id, []).append(pk)
-        for user_id, pks in by_user.items():
+        by_user: dict[int, list[tuple[int, bool]]] = {}
+        for pk, user_id, has_vector in Passage.objects.filter(rows_filter).values_list(
+            "pk", "user_id", Q(vector__isnull=False)
+        ):
+            by_user.setdefault(user_id, []).append((pk, has_vector))
+        for user_id, rows in by_user.items():
             seq = _bump(user_id)
-            Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in pks])
-            Passage.objects.filter(pk__in=pks).delete()
+            _tombstone(user_id, seq, [pk for pk, has_vector in rows if has_vector])
+            Passage.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+
+
+def _tombstone(user_id: int, seq: int, pks: list[int]) -> None:
+    """Tell every process's index to drop these passages' vectors. Rows without a vector
+    (a save's words-only passages) were never in an index, so they need none: the status
+    page would count them as deleted vectors not yet erased."""
+    Tombstone.objects.bulk_create([Tombstone(user_id=user_id, passage_id=pk, seq=seq) for pk in pks])
 
 
 def switch_progress(user_id: int, model: str) -> tuple[int, int]:

@@ -33,6 +33,25 @@ def test_status_shows_each_own_note_and_totals_of_own_notes_only(auth_client, us
     assert "Re-index" in html
 
 
+def test_deleted_not_yet_erased_counts_only_vectors_a_search_index_still_holds(
+    auth_client, user, django_capture_on_commit_callbacks
+):
+    def deleted_not_erased():
+        html = auth_client.get(STATUS).content.decode()
+        return int(re.search(r"<dt>Deleted, not yet erased</dt><dd>(\d+)</dd>", html).group(1))
+
+    body = "\n\n".join(f"Paragraph {n} on diffusion samplers and guidance scales." for n in range(4))
+    with django_capture_on_commit_callbacks(execute=True):  # the save's words-only passages
+        note = Note.objects.create_note(user, title="Samplers", body=body)
+    assert index_note(note.pk) == "indexed"  # the worker replaces them with embedded ones
+    assert deleted_not_erased() == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        note = note.apply_edit(base_version=note.version, title="Samplers", body=body.replace("Paragraph 3", "Section 3"))
+    assert index_note(note.pk) == "indexed"
+    assert deleted_not_erased() == 1  # the edited paragraph's old vector
+
+
 def test_dont_index_takes_a_note_out_of_search_by_meaning(auth_client, user, write_note):
     note = write_note(user, "Afternoon at home", "My cat sleeps on the rug by the window all afternoon.")
     response = auth_client.post(reverse("search:note_searchable", args=[note.pk]), {"searchable": "0"})
