@@ -135,7 +135,7 @@ def split_per_user(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "sqlite":
         return
-    from search.keyword import SQLITE_BACKWARD
+    from search.keyword_schema import SQLITE_BACKWARD
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT user_id FROM search_passage")
@@ -149,7 +149,7 @@ def merge_back(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "sqlite":
         return
-    from search.keyword import SQLITE_FORWARD
+    from search.keyword_schema import SQLITE_FORWARD
 
     for user_id in user_ids_with_index(connection):
         _execute(connection, _drop(user_id))

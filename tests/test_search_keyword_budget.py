@@ -4,7 +4,7 @@ of the ranking, so a rare word still finds its passage without scoring every row
 import pytest
 
 from notes.models import Note
-from search import indexing, keyword
+from search import indexing, keyword, keyword_schema
 from search.models import Passage
 
 
@@ -125,8 +125,8 @@ def test_postgres_without_btree_gin_keeps_the_words_index_and_still_ranks(user, 
             self.editor.execute(sql, params)
 
     with connection.schema_editor() as editor:  # first: not with the notes' checks pending
-        keyword.drop_postgres_user_index(None, editor)
-        keyword.create_postgres_user_index(None, NoExtensions(editor))
+        keyword_schema.drop_postgres_user_index(None, editor)
+        keyword_schema.create_postgres_user_index(None, NoExtensions(editor))
     rare = make_notes(user, 5)
     make_notes(other_user, 5)
     with connection.cursor() as cursor:

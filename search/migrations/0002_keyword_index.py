@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from search.keyword import create_schema, drop_schema
+from search.keyword_schema import create_schema, drop_schema
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from search.keyword import reset_postgres_storage, set_postgres_storage
+from search.keyword_schema import reset_postgres_storage, set_postgres_storage
 
 
 class Migration(migrations.Migration):

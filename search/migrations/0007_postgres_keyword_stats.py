@@ -3,7 +3,7 @@ row budget (see search/keyword.py)."""
 
 from django.db import migrations
 
-from search.keyword import create_postgres_stats, drop_postgres_stats
+from search.keyword_schema import create_postgres_stats, drop_postgres_stats
 
 
 class Migration(migrations.Migration):

@@ -3,7 +3,7 @@ matching rows (see search/keyword.py)."""
 
 from django.db import migrations
 
-from search.keyword import create_postgres_user_index, drop_postgres_user_index
+from search.keyword_schema import create_postgres_user_index, drop_postgres_user_index
 
 
 class Migration(migrations.Migration):
