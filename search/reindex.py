@@ -19,7 +19,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from notes.models import Note, Paper
-from search import indexing, keyword_index
+from search import indexing, keyword_index, staleness
 from search.hnsw import models_in_use, snapshot_info, write_snapshot
 from search.models import Passage, Tombstone, UserIndexState
 
@@ -142,8 +142,8 @@ def reconcile(grace_seconds: float | None = None) -> int:
 
     from search.receivers import BACKGROUND, enqueue
 
-    indexing.remove_orphans()
-    stale = indexing.stale_sources(grace_seconds)
+    staleness.remove_orphans()
+    stale = staleness.stale_sources(grace_seconds)
     for kind, object_id in stale:
         enqueue(index_note if kind == Passage.NOTE else index_paper, object_id, priority=BACKGROUND)
     if stale:

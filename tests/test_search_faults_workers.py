@@ -9,7 +9,7 @@ import time
 import pytest
 
 from notes.models import Note
-from search import indexing, services
+from search import services, staleness
 from search.check import check_user
 from search.models import Passage
 from tests import celery_worker as worker_process
@@ -124,7 +124,7 @@ def test_two_processes_saving_500_notes_leave_one_live_vector_per_passage(celery
     assert Note.objects.filter(user=user).count() == 500 - len(deleted)
 
     def settled():
-        return not indexing.stale_sources(grace_seconds=0) and not Passage.objects.filter(note_id__in=deleted).exists()
+        return not staleness.stale_sources(grace_seconds=0) and not Passage.objects.filter(note_id__in=deleted).exists()
 
     wait_until(settled, 400, "timed out waiting for the worker to index every note")
     report = check_user(user.pk)

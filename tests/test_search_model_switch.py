@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from notes.models import Note, Paper
-from search import hnsw, indexing, services
+from search import hnsw, indexing, services, staleness
 from search.check import check_user
 from search.models import Passage, UserIndexState
 from tests.search_fixtures import QUERIES, index_notes
@@ -65,7 +65,7 @@ def test_search_keeps_answering_from_old_model_until_new_complete(user, notes, s
     assert (totals["model"], totals["switch_target"], totals["switch_done"], totals["switch_total"]) == (OLD, new_model, 2, 4)
     assert check_user(user.pk)["problems"] == []
 
-    for kind, object_id in indexing.stale_sources(grace_seconds=0):  # what reconcile enqueues
+    for kind, object_id in staleness.stale_sources(grace_seconds=0):  # what reconcile enqueues
         indexing.index_note(object_id)
     assert active_model(user) == new_model
     assert not Passage.objects.filter(user=user, model=OLD).exists()

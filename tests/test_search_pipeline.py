@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from notes.models import Note, Paper, Snippet
-from search import indexing, services
+from search import indexing, services, staleness
 from search.embedding import count_tokens
 from search.models import Passage, Tombstone
 from search.passages import split
@@ -225,6 +225,6 @@ def test_reconcile_finds_notes_whose_vectors_are_missing_stale_or_from_another_m
     edited.apply_edit(base_version=1, title="Edited", body="The edit nobody indexed.")
     old_model = make_note(user, "Old model", "Embedded by a model no longer configured.")
     IndexedSource.objects.filter(object_id=old_model.pk).update(model="some-older-model")
-    stale = set(indexing.stale_sources(grace_seconds=0))
+    stale = set(staleness.stale_sources(grace_seconds=0))
     assert stale == {("note", never.pk), ("note", edited.pk), ("note", old_model.pk)}
     assert ("note", fresh.pk) not in stale

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from notes.models import Note, Paper, Snippet
-from search import embedding, indexing
+from search import embedding, staleness
 from search.models import IndexedSource, Passage
 
 NOTES = 50_000
@@ -81,7 +81,7 @@ def test_reconcile_over_50k_notes_finds_exactly_the_stale_and_orphaned_within_th
     lab_collection, few_variables
 ):
     started = time.perf_counter()
-    found = indexing.stale_sources(grace_seconds=0)
+    found = staleness.stale_sources(grace_seconds=0)
     took = time.perf_counter() - started
     expected = {(Passage.NOTE, pk) for pk in lab_collection["stale"].values()} | {(Passage.PAPER, lab_collection["paper"])}
     assert set(found) == expected
@@ -90,11 +90,11 @@ def test_reconcile_over_50k_notes_finds_exactly_the_stale_and_orphaned_within_th
 
     # Bounded, oldest first.
     Note.objects.filter(pk=lab_collection["stale"]["failed"]).update(updated=timezone.now() - timedelta(days=60))
-    assert indexing.stale_sources(grace_seconds=0, limit=1) == [(Passage.NOTE, lab_collection["stale"]["failed"])]
+    assert staleness.stale_sources(grace_seconds=0, limit=1) == [(Passage.NOTE, lab_collection["stale"]["failed"])]
 
     # Orphans: removed, and nothing else.
     before = Passage.objects.count()
-    assert indexing.remove_orphans() == len(lab_collection["orphans"])
+    assert staleness.remove_orphans() == len(lab_collection["orphans"])
     assert not Passage.objects.filter(note_id__in=lab_collection["orphans"]).exists()
     assert Passage.objects.count() == before - len(lab_collection["orphans"])
-    assert indexing.remove_orphans() == 0
+    assert staleness.remove_orphans() == 0

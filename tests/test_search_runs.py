@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notes.models import Note
-from search import indexing
+from search import indexing, staleness
 from search.models import IndexedSource, Passage
 from search.services import SearchFilters, search
 from tests.waiting import wait_until
@@ -107,8 +107,8 @@ def test_reconcile_finds_a_note_whose_run_ended_after_it_was_indexed(user):
     an_hour_ago = timezone.now() - timedelta(hours=1)
     Note.objects.filter(pk=note.pk).update(updated=an_hour_ago)
     IndexedSource.objects.filter(kind="note", object_id=note.pk).update(embedded_at=an_hour_ago)
-    assert ("note", note.pk) not in indexing.stale_sources(grace_seconds=0)
+    assert ("note", note.pk) not in staleness.stale_sources(grace_seconds=0)
     ended_run(note)  # ended now, e.g. while Redis was down: its own re-index was never enqueued
-    assert ("note", note.pk) in indexing.stale_sources(grace_seconds=0)
+    assert ("note", note.pk) in staleness.stale_sources(grace_seconds=0)
     indexing.index_note(note.pk)
-    assert ("note", note.pk) not in indexing.stale_sources(grace_seconds=0)
+    assert ("note", note.pk) not in staleness.stale_sources(grace_seconds=0)
