@@ -52,6 +52,14 @@ def _run(schema_editor, statements):
         schema_editor.execute(statement)
 
 
+def _on_postgresql(statements):
+    """A migration step that runs `statements` on PostgreSQL and nothing elsewhere."""
+    def step(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            _run(schema_editor, statements)
+    return step
+
+
 def create_schema(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     _run(schema_editor, POSTGRES_FORWARD if vendor == "postgresql" else SQLITE_FORWARD if vendor == "sqlite" else [])
@@ -62,9 +70,7 @@ def drop_schema(apps, schema_editor):
     _run(schema_editor, POSTGRES_BACKWARD if vendor == "postgresql" else SQLITE_BACKWARD if vendor == "sqlite" else [])
 
 
-def set_postgres_storage(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, POSTGRES_STORAGE_FORWARD)
+set_postgres_storage = _on_postgresql(POSTGRES_STORAGE_FORWARD)
 
 
 # The row budget needs, for each query word, how many of the user's passages contain it.
@@ -135,14 +141,10 @@ POSTGRES_STATS_BACKWARD = [
 ]
 
 
-def create_postgres_stats(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, POSTGRES_STATS_FORWARD)
+create_postgres_stats = _on_postgresql(POSTGRES_STATS_FORWARD)
 
 
-def drop_postgres_stats(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, POSTGRES_STATS_BACKWARD)
+drop_postgres_stats = _on_postgresql(POSTGRES_STATS_BACKWARD)
 
 
 # One GIN index over (user, words) instead of words alone (btree_gin indexes the integer):
@@ -172,11 +174,7 @@ def create_postgres_user_index(apps, schema_editor):
     _run(schema_editor, POSTGRES_USER_INDEX_FORWARD)
 
 
-def drop_postgres_user_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, POSTGRES_USER_INDEX_BACKWARD)
+drop_postgres_user_index = _on_postgresql(POSTGRES_USER_INDEX_BACKWARD)
 
 
-def reset_postgres_storage(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, POSTGRES_STORAGE_BACKWARD)
+reset_postgres_storage = _on_postgresql(POSTGRES_STORAGE_BACKWARD)
