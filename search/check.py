@@ -7,10 +7,13 @@ a model switch, the old and the new one), text-only rows counting as the source'
 
 from collections import Counter
 
+from django.db.models import F
+
 from notes.models import Note, Paper
 from search import hnsw, indexing, keyword_index
 from search.consistency import read_connection, repeatable_read
 from search.embedding import active_model
+from search.id_list import InIds
 from search.models import IndexedSource, Passage
 
 
@@ -39,7 +42,7 @@ def check_user(user_id: int, limit: int = 50) -> dict:
         for object_id, h, row_model in rows.values_list("paper_id" if source == "paper" else "note_id", "content_hash", "model"):
             by_object.setdefault(object_id, []).append((row_model, h))
         owner = Paper if source == "paper" else Note
-        existing = set(owner.objects.filter(pk__in=by_object).values_list("pk", flat=True))
+        existing = set(owner.objects.filter(InIds(F("pk"), by_object)).values_list("pk", flat=True))
         for object_id in set(by_object) - existing:
             problems.append(f"passages of deleted {source} {object_id}")
         for obj in owner.objects.filter(user_id=user_id):

@@ -24,11 +24,12 @@ from functools import partial
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notes.models import Note, Paper, Snippet
 from search import embedding, hnsw, keyword_index, passages
+from search.id_list import InIds
 from search.models import IndexedSource, Passage, Tombstone, UserIndexState
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def _sync(
         keyword_index.ensure(user_id)  # before the user's first passage: its triggers index it
     if stale:
         _tombstone(user_id, seq, [row.pk for row in stale if row.vector is not None])
-        Passage.objects.filter(pk__in=[row.pk for row in stale]).delete()
+        Passage.objects.filter(InIds(F("pk"), [row.pk for row in stale])).delete()
     Passage.objects.bulk_create(
         [
             Passage(
@@ -348,7 +349,8 @@ def _remove(rows_filter: Q) -> None:
         for user_id, rows in by_user.items():
             seq = _bump(user_id)
             _tombstone(user_id, seq, [pk for pk, has_vector in rows if has_vector])
-            Passage.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+            # One parameter however many: a model switch erases a user's every old passage.
+            Passage.objects.filter(InIds(F("pk"), [pk for pk, _ in rows])).delete()
 
 
 def _tombstone(user_id: int, seq: int, pks: list[int]) -> None:

@@ -1,6 +1,7 @@
 """Reconcile at a lab's scale: with 50k notes on SQLite, the stale-source and orphan checks
 find exactly what is stale or orphaned, bind no list of every id (the database refuses
-statements past its variable limit, here lowered to 999 to prove it), and stay fast."""
+statements past its variable limit, here lowered to 999 to prove it), and stay fast; a
+finished model switch erases more of the old model's passages than that limit."""
 
 import sqlite3
 import time
@@ -11,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from notes.models import Note, Paper, Snippet
-from search import embedding, staleness
-from search.models import IndexedSource, Passage
+from search import embedding, indexing, staleness
+from search.models import IndexedSource, Passage, Tombstone, UserIndexState
 
 NOTES = 50_000
 
@@ -98,3 +99,20 @@ def test_reconcile_over_50k_notes_finds_exactly_the_stale_and_orphaned_within_th
     assert not Passage.objects.filter(note_id__in=lab_collection["orphans"]).exists()
     assert Passage.objects.count() == before - len(lab_collection["orphans"])
     assert staleness.remove_orphans() == 0
+
+
+def test_a_finished_model_switch_erases_more_old_passages_than_the_variable_limit(user, few_variables):
+    old, new = "/models/old", embedding.model_name()
+    note = Note.objects.create(user=user, title="A long log", body="b")
+    IndexedSource.objects.create(user=user, kind=Passage.NOTE, object_id=note.pk, fingerprint="x", state="indexed", model=new)
+    UserIndexState.objects.create(user=user, active_model=old)
+    Passage.objects.bulk_create([
+        Passage(user=user, kind=Passage.NOTE, note=note, text=f"passage {i}", content_hash=f"h{i}", model=old,
+                vector=bytes(4 * 384))
+        for i in range(1500)
+    ])
+
+    assert indexing.finish_switch(user.pk) is True
+    assert UserIndexState.objects.get(user=user).active_model == new
+    assert not Passage.objects.filter(user=user, model=old).exists()
+    assert Tombstone.objects.filter(user=user).count() == 1500  # every process drops the old vectors
