@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.html import format_html
 
+from lablog.ids import parse_id
 from notes import arxiv
 from notes.models import Note, Paper, Snippet, parse_tags, validate_body, validate_tags
 
@@ -175,7 +176,8 @@ class PaperTypeAhead(forms.Form):
 
     def _named_paper(self, value: str):
         papers = Paper.objects.for_user(self.user)
-        paper = papers.filter(pk=int(value)).first() if value.isdigit() and len(value) < 12 else None
+        pk = parse_id(value)
+        paper = papers.filter(pk=pk).first() if pk is not None else None
         return paper or papers.filter(title__iexact=value).order_by("pk").first()
 
     def clean_paper(self):
@@ -191,7 +193,7 @@ class PaperTypeAhead(forms.Form):
     def paper_title(self) -> str:
         """What the type-ahead shows: the chosen paper's title (a link may have given its id)."""
         value = (self.data.get("paper") or "").strip()
-        paper = self._named_paper(value) if value.isdigit() and len(value) < 12 else None
+        paper = self._named_paper(value) if parse_id(value) is not None else None
         return paper.title if paper else value
 
 

@@ -3,6 +3,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from lablog.ids import parse_id
 from notes.forms import SnippetForm
 from notes.models import EditConflict, Snippet
 from notes.views.conflicts import conflict_context
@@ -78,7 +79,7 @@ def snippet_delete(request, pk):
 def snippet_reorder(request, pk):
     """The order after a drag and drop: `order` is the note's snippet ids, comma-separated."""
     note = own_note(request, pk)
-    ids = [int(i) for i in request.POST.get("order", "").split(",") if i.strip().isdigit()]
+    ids = [pk for pk in map(parse_id, request.POST.get("order", "").split(",")) if pk is not None]
     Snippet.reorder(note, ids)
     return render_section(request, note)
 

@@ -2,6 +2,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
+from lablog.ids import parse_id
+
 from workers.charts import compare_charts
 from workers.models import Run
 from workers.templatetags.runs import artifact_order, param_value
@@ -22,8 +24,9 @@ def flatten(metrics: dict, prefix: str = "") -> dict:
 @login_required
 def compare(request):
     """Two or more of the user's runs side by side: parameters, metrics, images."""
-    ids = [int(i) for i in request.GET.getlist("runs") if i.isdigit()]
-    ids = list(dict.fromkeys(ids))
+    ids = list(dict.fromkeys(parse_id(i) for i in request.GET.getlist("runs") if i.strip()))
+    if None in ids:
+        raise Http404("no such run")
     runs = list(Run.objects.for_user(request.user).filter(pk__in=ids).prefetch_related("artifacts"))
     if len(runs) != len(ids):
         raise Http404("no such run")  # another user's run looks like a missing one

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
+from lablog.ids import parse_id
 from notes.models import Note
 from workers.forms import ParamsForm
 from workers.jobs import get_kind, kinds
@@ -91,8 +92,8 @@ def runnable_edit(request, pk):
     runnable = get_object_or_404(Runnable.objects.for_user(request.user).select_related("note"), pk=pk)
     kind = _known_kind(runnable.kind)
     params = runnable.params
-    if request.GET.get("from_run", "").isdigit():
-        run = get_object_or_404(Run.objects.for_user(request.user), runnable=runnable, pk=request.GET["from_run"])
+    if request.GET.get("from_run", "").strip():
+        run = get_object_or_404(Run.objects.for_user(request.user), runnable=runnable, pk=parse_id(request.GET["from_run"]))
         params = run.params
     form = ParamsForm(kind, request.POST or None, params=params)
     if request.method == "POST" and form.is_valid():
