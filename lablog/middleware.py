@@ -1,9 +1,11 @@
-"""Response policies for every page: the Content-Security-Policy, and our own 404 page even
-with DEBUG on (Django's debug 404 lists every URL pattern, which is no page for a user who
-followed a link to a deleted note)."""
+"""Policies for every page: addresses with a NUL character refused, the
+Content-Security-Policy, and our own 404 page even with DEBUG on (Django's debug 404 lists
+every URL pattern, which is no page for a user who followed a link to a deleted note)."""
+
+from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 
 # Scripts only from our own origin: no inline script, no event-handler attributes, no eval
@@ -21,6 +23,23 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+
+
+class RefuseNulInAddressMiddleware:
+    """No page takes a NUL character (%00) in its address. PostgreSQL cannot compare text that
+    holds one, so a view that looks up what the address says (a wiki-link's title, an
+    artifact's name, a tag) failed with a server error; forms already refuse it in fields."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
+            return HttpResponseBadRequest(
+                "This address contains a NUL character (%00): no page of Lablog takes one.",
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
 
 
 class ContentSecurityPolicyMiddleware:

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from lablog.ids import parse_id
 from notes import arxiv
-from notes.models import Note, Paper, Snippet, parse_tags, validate_body, validate_tags
+from notes.models import TAG_MAX_LENGTH, Note, Paper, Snippet, parse_tags, validate_body, validate_tags
 
 
 class NoteForm(forms.Form):
@@ -198,8 +198,9 @@ class PaperTypeAhead(forms.Form):
 
 
 class LogFilterForm(PaperTypeAhead):
-    q = forms.CharField(required=False)
-    tag = forms.CharField(required=False)
+    # Bounded: SQLite refuses a LIKE pattern over 50,000 bytes, and no title is searched with more.
+    q = forms.CharField(required=False, max_length=500)
+    tag = forms.CharField(required=False, max_length=TAG_MAX_LENGTH)
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
     field_order = ["q", "tag", "paper", "since", "until"]

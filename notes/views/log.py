@@ -74,7 +74,9 @@ PAPER_SUGGESTIONS = 20
 def paper_suggest(request):
     """The type-ahead of a Paper filter: up to 20 of the user's papers whose title contains
     what was typed, as <option>s for a <datalist> (no 200-item list in every page)."""
-    typed = " ".join((request.GET.get("paper") or request.GET.get("q") or "").split())
+    # A paper title is at most 500 characters: longer text matches none (and SQLite refuses
+    # a LIKE pattern over 50,000 bytes).
+    typed = " ".join((request.GET.get("paper") or request.GET.get("q") or "").split())[:500]
     papers = Paper.objects.for_user(request.user).order_by("title")
     if typed and not typed.isdigit():
         papers = papers.filter(title__icontains=typed)

@@ -7,6 +7,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
+from lablog.ids import parse_id
 from notes.forms import EditNoteForm, NewNoteForm, NoteForm, SnippetForm
 from notes.models import EditConflict, Note, Paper
 from notes.rendering import extract_wikilinks, mark_missing_wikilinks, render_markdown, toggle_task
@@ -41,7 +42,7 @@ def note_new(request):
     An autosave answers with the save state and turns the page into that note's editor;
     Save (or a plain form post) goes to the note."""
     if request.method != "POST":
-        paper = Paper.objects.for_user(request.user).filter(pk=request.GET.get("paper") or None).first()
+        paper = Paper.objects.for_user(request.user).filter(pk=parse_id(request.GET.get("paper"))).first()
         form = NewNoteForm(user=request.user, initial={"title": request.GET.get("title", ""), "paper": paper and paper.pk})
         return render(request, "notes/edit.html", {"form": form, "note": None})
 

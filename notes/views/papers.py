@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F
 from django.shortcuts import get_object_or_404, redirect, render
 
+from lablog.ids import parse_id
 from notes.forms import PaperForm
 from notes.models import EditConflict, Paper
 from notes.views.conflicts import conflict_context
@@ -60,7 +61,7 @@ def paper_form(request, pk=None):
 def paper_arxiv_field(request):
     """The arXiv field again as the user pastes into it: the normalised id, or why not, or the
     paper that already has it (the same checks the form makes on save)."""
-    paper = Paper.objects.for_user(request.user).filter(pk=request.GET.get("paper") or None).first()
+    paper = Paper.objects.for_user(request.user).filter(pk=parse_id(request.GET.get("paper"))).first()
     form = PaperForm({"arxiv_id": request.GET.get("arxiv_id", "")}, instance=paper, user=request.user)
     form.is_valid()
     field = form["arxiv_id"]

@@ -51,7 +51,10 @@ def _saved(request, note, run=None):
 
 def _on_note_page(request, note) -> bool:
     """Whether the form sits in the note page's runnables panel (an htmx request from that page)."""
-    current = request.htmx.current_url_abs_path if request.htmx else None
+    try:
+        current = request.htmx.current_url_abs_path if request.htmx else None
+    except ValueError:  # a header no browser sends ("http://["): not the note page
+        return False
     return bool(current) and current.split("?")[0].split("#")[0] == note.get_absolute_url()
 
 

@@ -1,6 +1,7 @@
-"""An id in a link or a form field that is not one (another script's digits such as "²",
-which Python's isdigit() accepts, or more digits than any key) is answered as a missing
-object or a form error, never with a server error."""
+"""What a crafted link or a broken client sends is answered as a missing object, a form error
+or a 400 with a reason, never with a server error: an id that is not one (another script's
+digits such as "²", which Python's isdigit() accepts, or more digits than any key), a NUL
+character in an address, text longer than any title, a header no browser sends."""
 
 import pytest
 from django.urls import reverse
@@ -38,6 +39,34 @@ def test_a_snippet_order_with_no_ids_in_it_keeps_the_order(auth_client, user):
     assert list(note.snippets.order_by("position").values_list("text", flat=True)) == ["two", "one"]
 
 
+@pytest.mark.parametrize("view", ["notes:new", "notes:paper_arxiv_field"])
+def test_a_paper_to_prefill_that_is_no_id_is_no_paper(auth_client, user, view):
+    paper = Paper.objects.create(user=user, title="Attention is all you need")
+    for bad in NOT_IDS:
+        assert auth_client.get(reverse(view), {"paper": bad}).status_code == 200
+    assert "Attention is all you need" in auth_client.get(reverse("notes:new"), {"paper": paper.pk}).content.decode()
+
+
+@pytest.mark.parametrize("address", [
+    "/notes/wiki/?title=a%00b", "/papers/suggest/?q=a%00b", "/?tag=a%00b", "/search/?q=a%00b",
+    "/runs/1/artifacts/a%00b", "/api/runs/1/artifacts/a%00b",
+])
+def test_an_address_with_a_nul_character_is_refused_with_a_reason(auth_client, address):
+    response = auth_client.get(address)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+
+
+def test_text_longer_than_any_title_is_a_form_error_or_no_match(auth_client, user):
+    Note.objects.create_note(user, title="Flash attention")
+    Paper.objects.create(user=user, title="FlashAttention")
+    log = auth_client.get(reverse("notes:log"), {"q": "attention " * 10_000, "tag": "t" * 200})
+    assert log.status_code == 200
+    assert "Ensure this value has at most 500 characters" in log.content.decode()
+    suggest = auth_client.get(reverse("notes:paper_suggest"), {"q": "attention " * 10_000})
+    assert suggest.status_code == 200 and "FlashAttention" not in suggest.content.decode()
+
+
 @pytest.fixture
 def two_runs(user):
     note = Note.objects.create_note(user, title="Sweep")
@@ -59,3 +88,11 @@ def test_a_run_to_start_from_that_is_no_id_is_a_missing_run(auth_client, two_run
     assert auth_client.get(url, {"from_run": a.pk}).status_code == 200
     assert auth_client.get(url, {"from_run": ""}).status_code == 200  # no run chosen
     assert auth_client.get(url, {"from_run": bad}).status_code == 404
+
+
+def test_a_runnable_form_asked_with_a_broken_current_url_header_still_renders(auth_client, two_runs):
+    runnable, _ = two_runs
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://["}
+    assert auth_client.get(reverse("workers:runnable", args=[runnable.pk]), headers=headers).status_code == 200
+    add = reverse("workers:runnable_add", args=[runnable.note_id])
+    assert auth_client.get(add, {"kind": "cfg_diffusion"}, headers=headers).status_code == 200
