@@ -199,7 +199,7 @@ class PaperTypeAhead(forms.Form):
 
 class LogFilterForm(PaperTypeAhead):
     # Bounded: SQLite refuses a LIKE pattern over 50,000 bytes, and no title is searched with more.
-    q = forms.CharField(required=False, max_length=500)
+    q = forms.CharField(required=False, max_length=500, label="Text")
     tag = forms.CharField(required=False, max_length=TAG_MAX_LENGTH)
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")

@@ -62,7 +62,7 @@ def test_text_longer_than_any_title_is_a_form_error_or_no_match(auth_client, use
     Paper.objects.create(user=user, title="FlashAttention")
     log = auth_client.get(reverse("notes:log"), {"q": "attention " * 10_000, "tag": "t" * 200})
     assert log.status_code == 200
-    assert "Ensure this value has at most 500 characters" in log.content.decode()
+    assert "Text: Ensure this value has at most 500 characters" in log.content.decode()
     suggest = auth_client.get(reverse("notes:paper_suggest"), {"q": "attention " * 10_000})
     assert suggest.status_code == 200 and "FlashAttention" not in suggest.content.decode()
 
