@@ -1,11 +1,9 @@
-"""Policies for every page: addresses with a NUL character refused, the
+"""Policies for every page: NUL characters kept out of addresses, the
 Content-Security-Policy, and our own 404 page even with DEBUG on (Django's debug 404 lists
 every URL pattern, which is no page for a user who followed a link to a deleted note)."""
 
-from urllib.parse import unquote_plus
-
 from django.conf import settings
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, QueryDict
 from django.shortcuts import render
 
 # Scripts only from our own origin: no inline script, no event-handler attributes, no eval
@@ -25,20 +23,26 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
-class RefuseNulInAddressMiddleware:
-    """No page takes a NUL character (%00) in its address. PostgreSQL cannot compare text that
-    holds one, so a view that looks up what the address says (a wiki-link's title, an
-    artifact's name, a tag) failed with a server error; forms already refuse it in fields."""
+class NulInAddressMiddleware:
+    """PostgreSQL cannot compare text that holds a NUL character (%00), so a view looking up
+    what the address says (a wiki-link's title, a tag, an artifact's name) failed with a
+    server error. No title, tag or search holds one: in a query string it reads as a space
+    (as the search box always read it); a path with one names nothing and is refused.
+    Posted forms refuse it field by field already."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path or "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
+        if "\x00" in request.path:
             return HttpResponseBadRequest(
-                "This address contains a NUL character (%00): no page of Lablog takes one.",
+                "This address contains a NUL character (%00): no page of Lablog has one.",
                 content_type="text/plain; charset=utf-8",
             )
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query:
+            request.META["QUERY_STRING"] = query.replace("%00", "%20")
+            request.GET = QueryDict(request.META["QUERY_STRING"], encoding=request.encoding)
         return self.get_response(request)
 
 

@@ -47,11 +47,17 @@ def test_a_paper_to_prefill_that_is_no_id_is_no_paper(auth_client, user, view):
     assert "Attention is all you need" in auth_client.get(reverse("notes:new"), {"paper": paper.pk}).content.decode()
 
 
-@pytest.mark.parametrize("address", [
-    "/notes/wiki/?title=a%00b", "/papers/suggest/?q=a%00b", "/?tag=a%00b", "/search/?q=a%00b",
-    "/runs/1/artifacts/a%00b", "/api/runs/1/artifacts/a%00b",
-])
-def test_an_address_with_a_nul_character_is_refused_with_a_reason(auth_client, address):
+def test_a_nul_character_in_a_query_reads_as_a_space(auth_client, user):
+    note = Note.objects.create_note(user, title="Flash attention", tags=["gpu"])
+    assert auth_client.get("/notes/wiki/?title=Flash%00attention")["Location"] == note.get_absolute_url()
+    assert "Flash attention" in auth_client.get("/?q=flash%00attention").content.decode()
+    assert auth_client.get("/?tag=gp%00u").status_code == 200  # no such tag: no note
+    assert auth_client.get("/papers/suggest/?q=a%00b").status_code == 200
+    assert auth_client.get("/search/?q=flash%00attention").status_code == 200
+
+
+@pytest.mark.parametrize("address", ["/runs/1/artifacts/a%00b", "/api/runs/1/artifacts/a%00b", "/notes/%00/"])
+def test_an_address_whose_path_has_a_nul_character_is_refused_with_a_reason(auth_client, address):
     response = auth_client.get(address)
     assert response.status_code == 400
     assert "NUL character" in response.content.decode()
