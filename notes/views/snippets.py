@@ -79,7 +79,7 @@ def snippet_delete(request, pk):
 def snippet_reorder(request, pk):
     """The order after a drag and drop: `order` is the note's snippet ids, comma-separated."""
     note = own_note(request, pk)
-    ids = [pk for pk in map(parse_id, request.POST.get("order", "").split(",")) if pk is not None]
+    ids = [snippet_id for snippet_id in map(parse_id, request.POST.get("order", "").split(",")) if snippet_id is not None]
     Snippet.reorder(note, ids)
     return render_section(request, note)
 

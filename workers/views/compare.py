@@ -3,7 +3,6 @@ from django.http import Http404
 from django.shortcuts import render
 
 from lablog.ids import parse_id
-
 from workers.charts import compare_charts
 from workers.models import Run
 from workers.templatetags.runs import artifact_order, param_value
