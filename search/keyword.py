@@ -58,9 +58,32 @@ def terms(query: str) -> list[str]:
 # ranked and give a left-out word its IDF when passages are scored again, where a few
 # minutes' staleness moves a score by the change in a common word's rarity: harmless.
 # They are the user's own, so another user's collection never changes which words are kept.
-_matches_cache: dict[tuple[str, int, str, int], tuple[int, float]] = {}
 MATCHES_TTL_SECONDS = 300
 MATCHES_CACHE_SIZE = 20_000
+
+
+class _KeptCounts:
+    """Counts kept in this process for MATCHES_TTL_SECONDS, at most MATCHES_CACHE_SIZE of them."""
+
+    def __init__(self):
+        self._kept: dict = {}
+
+    def get(self, key, count: Callable[[], int], fresh: bool = False) -> int:
+        """The kept count for `key`, or `count()` when there is none, it is old, or `fresh`."""
+        cached, now = self._kept.get(key), time.monotonic()
+        if cached and now - cached[1] < MATCHES_TTL_SECONDS and not fresh:
+            return cached[0]
+        if len(self._kept) >= MATCHES_CACHE_SIZE:
+            self._kept.clear()
+        value = count()
+        self._kept[key] = (value, now)
+        return value
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+_matches_cache = _KeptCounts()  # (database, user, word, cap) -> the user's rows matching it
 EXACT = 2**31 - 1  # a cap no collection reaches: the exact count (bm25's IDF needs it)
 
 
@@ -86,15 +109,7 @@ def _count_matches(db, user_id: int, word: str, cap: int) -> int:
 
 
 def _matches(db, user_id: int, word: str, cap: int) -> int:
-    key, now = (db.vendor, user_id, word, cap), time.monotonic()
-    cached = _matches_cache.get(key)
-    if cached and now - cached[1] < MATCHES_TTL_SECONDS:
-        return cached[0]
-    if len(_matches_cache) >= MATCHES_CACHE_SIZE:
-        _matches_cache.clear()
-    count = _count_matches(db, user_id, word, cap)
-    _matches_cache[key] = (count, now)
-    return count
+    return _matches_cache.get((db.vendor, user_id, word, cap), lambda: _count_matches(db, user_id, word, cap))
 
 
 def _kept_counts(db, user_id: int, words: list[str]) -> dict[str, int]:
@@ -124,20 +139,16 @@ def _counts(db, user_id: int, words: list[str], cap: int) -> list[int]:
 # PostgreSQL: (user) -> (their passages, when counted), the N of each word's IDF; a few
 # minutes' staleness moves every IDF by the share of passages added meanwhile, and a word
 # counted in more passages than that has them counted again.
-_passages_cache: dict[int, tuple[int, float]] = {}
+_passages_cache = _KeptCounts()
 
 
 def _user_passages(db, user_id: int, fresh: bool = False) -> int:
-    cached, now = _passages_cache.get(user_id), time.monotonic()
-    if cached and now - cached[1] < MATCHES_TTL_SECONDS and not fresh:
-        return cached[0]
-    if len(_passages_cache) >= MATCHES_CACHE_SIZE:
-        _passages_cache.clear()
-    with db.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM search_passage WHERE user_id = %s", [user_id])
-        total = cursor.fetchone()[0]
-    _passages_cache[user_id] = (total, now)
-    return total
+    def count() -> int:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM search_passage WHERE user_id = %s", [user_id])
+            return cursor.fetchone()[0]
+
+    return _passages_cache.get(user_id, count, fresh)
 
 
 # Matching rows the ranking scores per query, unless SEARCH_KEYWORD_ROW_BUDGET says otherwise.
@@ -259,11 +270,10 @@ def _rank(db, user_id: int, words: list[str], limit: int, context_weight: float,
         idfs = idfs or _postgres_idfs(db, user_id, dict(zip(words, _counts(db, user_id, words, EXACT))))
         n = len(words)
         sql = (
-            f"SELECT p.id, {postgres_rank.score_sql(n)} AS rank FROM search_passage p, to_tsquery('english', %s) q"
-            f"{postgres_rank.word_queries_sql(n)} WHERE {USER_MATCHES} ORDER BY rank DESC, p.id LIMIT %s"
+            f"SELECT p.id, {postgres_rank.score_sql(n)} AS rank FROM search_passage p, {postgres_rank.queries_sql(n)} "
+            f"WHERE {USER_MATCHES} ORDER BY rank DESC, p.id LIMIT %s"
         )
-        params = [*postgres_rank.score_params([idfs[w] for w in words], _postgres_weights(context_weight)),
-                  postgres_rank.any_of(words), *postgres_rank.word_params(words), user_id, limit]
+        params = [*postgres_rank.params(words, [idfs[w] for w in words], _postgres_weights(context_weight)), user_id, limit]
     else:
         # FTS5's own rank column, with the weights given by `rank MATCH`, lets FTS5 score
         # and sort inside the virtual table (ORDER BY rank is consumed by it): ~40% less

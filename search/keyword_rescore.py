@@ -39,11 +39,10 @@ def postgres(db, user_id: int, words: list[str], idfs: list[float], ids: list[in
     # OFFSET 0 keeps the match out of the scan.
     sql = (
         f"SELECT id, rank FROM (SELECT p.id, {postgres_rank.score_sql(len(words))} AS rank, p.search_tsv @@ q AS hit "
-        f"FROM search_passage p, to_tsquery('english', %s) q{postgres_rank.word_queries_sql(len(words))} "
+        f"FROM search_passage p, {postgres_rank.queries_sql(len(words))} "
         "WHERE p.id = ANY(%s) AND p.user_id = %s OFFSET 0) s WHERE hit ORDER BY rank DESC, id LIMIT %s"
     )
-    params = [*postgres_rank.score_params(idfs, weights), postgres_rank.any_of(words), *postgres_rank.word_params(words),
-              list(ids), user_id, limit]
+    params = [*postgres_rank.params(words, idfs, weights), list(ids), user_id, limit]
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(pk), float(rank)) for pk, rank in cursor.fetchall()]

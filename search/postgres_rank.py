@@ -24,26 +24,24 @@ def idf(total: int, matching: int) -> float:
 
 def score_sql(words: int) -> str:
     """The score of row `p` (its tsvector p.search_tsv), with the words' queries q0, q1, …
-    from word_queries_sql in the FROM clause; parameters from score_params."""
+    from queries_sql in the FROM clause; parameters from `params`."""
     return " + ".join(
         f"CASE WHEN p.search_tsv @@ q{i} THEN %s * ts_rank(%s::float4[], p.search_tsv, q{i}) ELSE 0 END" for i in range(words)
     ) or "0"
 
 
-def score_params(idfs: list[float], weights: list[float]) -> list:
+def _score_params(idfs: list[float], weights: list[float]) -> list:
     return [value for word_idf in idfs for value in (word_idf, weights)]
 
 
-def word_queries_sql(words: int) -> str:
-    """FROM-clause items q0, q1, …: one tsquery per word, parsed once a statement."""
-    return "".join(f", to_tsquery('english', %s) q{i}" for i in range(words))
+def queries_sql(words: int) -> str:
+    """FROM-clause items: q, matching rows with any of the words, then q0, q1, …, one
+    tsquery per word; each parsed once a statement."""
+    return "to_tsquery('english', %s) q" + "".join(f", to_tsquery('english', %s) q{i}" for i in range(words))
 
 
-def word_params(words: list[str]) -> list[str]:
+def params(words: list[str], idfs: list[float], weights: list[float]) -> list:
+    """The parameters of score_sql then queries_sql, in that order."""
     # Quoted lexemes: to_tsquery reads 'word' as a plain term, whatever it contains.
-    return [f"'{word}'" for word in words]
-
-
-def any_of(words: list[str]) -> str:
-    """The tsquery text matching rows that have any of the words."""
-    return " | ".join(f"'{w}'" for w in words)
+    quoted = [f"'{word}'" for word in words]
+    return [*_score_params(idfs, weights), " | ".join(quoted), *quoted]
