@@ -233,3 +233,15 @@ def test_a_note_about_a_paper_that_was_not_found_stays_a_note_hit(auth_client, u
     # The paper itself is not indexed here, so only the note is found: it is not turned into the paper.
     [hit] = services.search(user, "unconditional score estimates", mode="keyword").hits
     assert hit.kind == "note" and hit.note_id == notes["guidance"].pk and hit.notes == []
+
+
+def test_a_hit_whose_passage_is_its_title_shows_the_title_once(auth_client, user, notes):
+    """A paper known only by its title (the research log's, with no abstract) is found by that
+    title: the hit does not repeat it as its passage."""
+    paper = Paper.objects.create(user=user, title="Learning Universal Predictors")
+    assert index_paper(paper.pk) == "indexed" and index_paper(notes["paper"].pk) == "indexed"
+    html = auth_client.get(URL, {"q": "universal predictors", "mode": "keyword"}).content.decode()
+    hit = re.search(r'<li class="hit hit-paper">.*?</li>', html, re.S).group(0)
+    assert "Learning Universal Predictors" in hit and "hit-passage" not in hit
+    other = auth_client.get(URL, {"q": "unconditional diffusion", "mode": "keyword"}).content.decode()
+    assert '<p class="hit-passage">We jointly train a conditional and an <mark>unconditional</mark>' in other
