@@ -133,6 +133,17 @@ def test_the_report_names_every_note_and_paper_left_without_a_readable_title(use
     assert "Precise Zero-Shot Dense Retrieval without Relevance Labels" not in said
 
 
+def test_a_first_import_reports_each_paper_once_as_created(user):
+    """Several entries cite the same paper (ST-MoE's two notes): the report counts the paper
+    once, as created, not as updated by the later entries."""
+    report = import_path(user, data_file("research-log.txt")).as_dict()
+    papers = Paper.objects.for_user(user)
+    assert Note.objects.for_user(user).filter(paper__arxiv_id="2202.08906").count() == 2
+    assert report["created"]["papers"] == papers.count() == 122 and report["updated"]["papers"] == 0
+    again = import_path(user, data_file("research-log.txt")).as_dict()
+    assert again["created"]["papers"] == 0 and again["updated"]["papers"] == papers.count() == 122
+
+
 def test_reimport_over_an_earlier_import_updates_in_place_with_a_revision(user):
     """Notes made by the earlier importer (title = the reference line, raw text) have the same
     source keys: importing again edits them, keeping the old text as a revision."""

@@ -103,6 +103,7 @@ def items(text: str, name: str) -> list[Item]:
     titles = log_titles.entry_titles(toc, entries, named)
     toc_titles = set(toc)
     seen = Counter()
+    referenced = set()  # arXiv ids an earlier entry cites: that entry reports the paper
     result = []
     for (heading, body), titled in zip(entries, titles):
         title = titled.title
@@ -114,15 +115,21 @@ def items(text: str, name: str) -> list[Item]:
         paper_name = paper_title(heading) or named.get(arxiv_id, "") or (title if title in toc_titles else "")
         # The reference line stays in the note when the title no longer shows it.
         text = body if title == heading or body == heading else f"{heading}\n{body}"
+        first_reference = arxiv_id not in referenced
+        referenced.add(arxiv_id)
         result.append(Item(
             label=heading[:120],
-            save=_saver(title, plain_text.to_markdown(text), source_key, arxiv_id, paper_name, titled.candidates),
+            save=_saver(title, plain_text.to_markdown(text), source_key, arxiv_id, paper_name, titled.candidates,
+                        first_reference),
         ))
     return result
 
 
 def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_name: str,
-           candidates: tuple[str, ...]):
+           candidates: tuple[str, ...], first_reference: bool):
+    """`first_reference`: no earlier entry cites this paper. A later one only links its note to
+    the paper the earlier one made or updated, so the report does not count it updated again
+    (a first import of the log would say "9 papers updated")."""
     def save(ctx):
         saved = []
         paper = None
@@ -131,7 +138,8 @@ def _saver(title: str, body: str, source_key: str, arxiv_id: str | None, paper_n
                 ctx, source_key=key("arxiv", arxiv_id), arxiv_id=arxiv_id, title=paper_name, fill_only=True,
                 url=f"https://arxiv.org/abs/{arxiv_id}",
             )
-            saved.append(("papers", created))
+            if created or first_reference:  # created: the first entry's item failed
+                saved.append(("papers", created))
         note, created = upsert_note(ctx, source_key=source_key, title=title, body=body, paper=paper)
         saved.append(("notes", created))
         _report_unnamed(ctx, note, paper, candidates)
