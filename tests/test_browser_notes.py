@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from notes.models import Note, Paper, Revision, Snippet
+from search.indexing import index_note
 from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -253,6 +254,14 @@ def test_every_notes_page_fits_a_phone_screen_without_sideways_scrolling(logged_
     note = Note.objects.create_note(user, title="Guidance", body=CODE_AND_MATH + "\n" + "x" * 300, tags=["cfg"], paper=paper)
     note.apply_edit(base_version=1, title="Guidance", body=CODE_AND_MATH)
     Snippet.objects.create(note=note, kind="code", language="python", text="print('" + "y" * 200 + "')")
+    # A related note with a long title (its "Link as [[…]]" button) and an unbroken link in the passage shown.
+    related = Note.objects.create_note(
+        user, title="Sweeping the guidance scale of classifier-free diffusion sampling, results so far",
+        body="Raising the classifier-free guidance scale w trades sample diversity for fidelity, FID is best near w = 2: "
+             "https://github.com/" + "guidance-sweeps" * 8 + "/results",
+    )
+    for pk in (note.pk, related.pk):
+        index_note(pk)
     page = logged_in_page
     page.set_viewport_size({"width": 390, "height": 844})
     pages = {
@@ -263,6 +272,8 @@ def test_every_notes_page_fits_a_phone_screen_without_sideways_scrolling(logged_
     for name, url in pages.items():
         page.goto(url)
         page.wait_for_load_state("networkidle")
+        if name == "note":
+            expect(page.locator(".related-note")).to_have_count(1)
         screenshot(page, f"phone-{name}.png")
         sideways = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert sideways <= 0, f"{name} scrolls {sideways}px sideways on a phone"
