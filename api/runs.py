@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.urls import get_script_prefix
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
 
@@ -96,7 +97,7 @@ def _run_out(run: Run) -> dict:
         "waiting_for": run.waiting_for if run.status == Run.QUEUED and not worker_online(run.queue) else "",
         "artifacts": [
             {"name": a.name, "content_type": a.content_type, "size": a.size, "created": a.created,
-             "download": f"/api/runs/{run.pk}/artifacts/{a.name}"}
+             "download": f"{get_script_prefix()}api/runs/{run.pk}/artifacts/{a.name}"}
             for a in run.artifacts.all()
         ],
     }

@@ -192,7 +192,18 @@ TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "/static/"
+# Served from a path of a shared host (https://example.org/lablog/): the proxy forwards
+# requests with the prefix taken off, and every address Lablog writes starts with it.
+URL_PREFIX = envstr("URL_PREFIX", "").rstrip("/")
+if URL_PREFIX:
+    if not URL_PREFIX.startswith("/") or "//" in URL_PREFIX:
+        raise ImproperlyConfigured(f"URL_PREFIX must be a path such as /lablog, not {URL_PREFIX!r}")
+    FORCE_SCRIPT_NAME = URL_PREFIX
+    # Other apps on the same host never receive Lablog's cookies.
+    SESSION_COOKIE_PATH = CSRF_COOKIE_PATH = URL_PREFIX + "/"
+
+# Whole, not relative to the prefix: Django would keep the first value it computed, before any request.
+STATIC_URL = f"{URL_PREFIX}/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 # Outside production, serve straight from the source folders (no collectstatic needed).

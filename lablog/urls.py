@@ -16,3 +16,4 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("", include("notes.urls")),
 ]
+handler500 = "lablog.views.server_error"

@@ -6,8 +6,9 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.views import LoginView
 from django.db import connection
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 
 from lablog import login_throttle
@@ -117,3 +118,9 @@ def healthz(request):
         # Without searchd, searches answer by words and say so: worth a look, not "down".
         checks["searchd"] = _timed(_searchd)
     return JsonResponse({"ok": ok, **checks}, status=status)
+
+
+def server_error(request):
+    """Django's plain 500 view with the log's address given: no URL resolving, no request
+    context, no database, nothing that could fail a second time."""
+    return HttpResponseServerError(loader.render_to_string("500.html", {"log_url": settings.URL_PREFIX + "/"}))

@@ -235,7 +235,7 @@ class Note(models.Model):
     client_id = models.UUIDField(null=True, blank=True, editable=False)
     source_key = models.CharField(max_length=300, blank=True, db_index=True)
     # Rendered HTML is cached per revision and renderer: recomputed only when `version` or
-    # notes.rendering.RENDERER_VERSION moves (setting rendered_version=0 also invalidates it).
+    # notes.rendering.renderer_id() moves (setting rendered_version=0 also invalidates it).
     rendered_html = models.TextField(blank=True, editable=False)
     rendered_version = models.PositiveIntegerField(default=0, editable=False)
     rendered_with = models.PositiveIntegerField(default=0, editable=False)
@@ -355,13 +355,14 @@ class Note(models.Model):
 
     def html(self) -> str:
         """The rendered body, from the cache when it is of this version and this renderer."""
-        from notes.rendering import RENDERER_VERSION, render_markdown
+        from notes.rendering import render_markdown, renderer_id
 
-        if (self.rendered_version, self.rendered_with) != (self.version, RENDERER_VERSION):
+        renderer = renderer_id()
+        if (self.rendered_version, self.rendered_with) != (self.version, renderer):
             self.rendered_html = render_markdown(self.body)
-            self.rendered_version, self.rendered_with = self.version, RENDERER_VERSION
+            self.rendered_version, self.rendered_with = self.version, renderer
             Note.objects.filter(pk=self.pk, version=self.version).update(
-                rendered_html=self.rendered_html, rendered_version=self.version, rendered_with=RENDERER_VERSION
+                rendered_html=self.rendered_html, rendered_version=self.version, rendered_with=renderer
             )
         return self.rendered_html
 

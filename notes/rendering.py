@@ -8,10 +8,12 @@ the browser (static/js/math.js); code is highlighted here with Pygments (static/
 
 import re
 import threading
+import zlib
 from html import escape, unescape
 from urllib.parse import unquote, urlencode
 
 import nh3
+from django.conf import settings
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
@@ -29,9 +31,17 @@ from pygments.util import ClassNotFound
 # renders to, and each note re-renders lazily the next time it is shown.
 RENDERER_VERSION = 1
 
+# Addresses the rendered HTML links to, below settings.URL_PREFIX.
 WIKI_URL = "/notes/wiki/"
 RUN_URL = "/runs/{run}/"
 RUN_ARTIFACT_URL = "/runs/{run}/artifacts/{path}"
+
+
+def renderer_id() -> int:
+    """What a note's cached HTML must have been rendered with to be used: this renderer, and
+    the URL prefix its links carry (an instance moved under another path renders again)."""
+    prefix = settings.URL_PREFIX
+    return RENDERER_VERSION + (1000 * (1 + zlib.crc32(prefix.encode()) % 1_000_000) if prefix else 0)
 CODE_STYLE = "friendly"
 CODE_STYLE_DARK = "github-dark"
 
@@ -132,7 +142,7 @@ def _wikilink_rule(state, silent: bool) -> bool:
 
 def _render_wikilink(self, tokens, idx, options, env):
     title, label = tokens[idx].meta["title"], tokens[idx].meta["label"]
-    href = f"{WIKI_URL}?{urlencode({'title': title})}"
+    href = f"{settings.URL_PREFIX}{WIKI_URL}?{urlencode({'title': title})}"
     return (
         f'<a class="wikilink" href="{escapeHtml(href)}" data-wikilink="{escapeHtml(_wikilink_key(title))}">'
         f"{escapeHtml(label)}</a>"
@@ -152,8 +162,8 @@ def _run_urls(url: str) -> tuple[str, str] | None:
     run, path = match.group(1), match.group(2) or ""
     if any(unquote(segment) in (".", "..") for segment in path.split("/")):
         return None
-    page = RUN_URL.format(run=run)
-    return (RUN_ARTIFACT_URL.format(run=run, path=path) if path else page), page
+    page = settings.URL_PREFIX + RUN_URL.format(run=run)
+    return (settings.URL_PREFIX + RUN_ARTIFACT_URL.format(run=run, path=path) if path else page), page
 
 
 _ALIGN = re.compile(r"text-align:(left|center|right)")

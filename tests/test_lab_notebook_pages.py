@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from django.test import RequestFactory
 from django.urls import reverse
-from django.views.defaults import server_error
 
+from lablog.views import server_error
 from notes.models import Note, Paper, Revision
 from notes.rendering import toggle_task
 from tests.lab_fixtures import lab_note
@@ -149,9 +149,12 @@ def test_a_missing_page_without_debug_gets_our_404_page(auth_client, settings):
     assert response.status_code == 404 and "Nothing here" in response.content.decode()
 
 
-def test_the_500_page_is_ours_and_needs_nothing_that_could_fail():
+def test_the_500_page_is_ours_and_needs_nothing_that_could_fail(settings):
     response = server_error(RequestFactory().get("/"))
     assert response.status_code == 500 and "Something went wrong" in response.content.decode()
+    assert 'href="/">Back to the log' in response.content.decode()
+    settings.URL_PREFIX = "/lablog"
+    assert 'href="/lablog/">Back to the log' in server_error(RequestFactory().get("/")).content.decode()
 
 
 def test_favicon(client):

@@ -39,3 +39,12 @@ def test_bumping_the_renderer_version_re_renders_stale_html_lazily(auth_client, 
     stored = Note.objects.get(pk=note.pk)
     assert (stored.rendered_with, stored.rendered_version) == (rendering.RENDERER_VERSION, 1)
     assert "<em>hello</em>" in stored.rendered_html
+
+
+def test_an_instance_moved_under_a_url_prefix_renders_its_links_again(user, settings):
+    note = Note.objects.create_note(user, title="Moved", body="See [[Sampling]] and ![grid](run:7/grid.png).")
+    assert 'href="/notes/wiki/?title=Sampling"' in note.html() and 'src="/runs/7/artifacts/grid.png"' in note.html()
+    settings.URL_PREFIX = "/lablog"  # the setting an administrator gives in the environment
+    html = Note.objects.get(pk=note.pk).html()
+    assert 'href="/lablog/notes/wiki/?title=Sampling"' in html and 'src="/lablog/runs/7/artifacts/grid.png"' in html
+    assert Note.objects.get(pk=note.pk).rendered_with == rendering.renderer_id() != rendering.RENDERER_VERSION

@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from notes.forms import LogFilterForm
 from notes.models import Note, Paper, Tag
-from notes.rendering import RENDERER_VERSION, plain_excerpt, render_markdown
+from notes.rendering import plain_excerpt, render_markdown, renderer_id
 from notes.views.common import partial_or_page
 
 RECENT_PAPERS = 8  # in the log's sidebar
@@ -17,7 +17,7 @@ EXCERPT_SOURCE = 3000  # characters of a note rendered for its excerpt when its 
 def excerpt(note) -> str:
     """The start of a note as plain text: from its cached HTML, else from rendering its start
     (no query: the log page never writes caches for twenty notes at once)."""
-    if (note.rendered_version, note.rendered_with) == (note.version, RENDERER_VERSION) and note.rendered_html:
+    if (note.rendered_version, note.rendered_with) == (note.version, renderer_id()) and note.rendered_html:
         return plain_excerpt(note.rendered_html)
     return plain_excerpt(render_markdown(note.body[:EXCERPT_SOURCE]))
 
