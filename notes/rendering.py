@@ -29,7 +29,7 @@ from pygments.util import ClassNotFound
 
 # Part of every note's cache key: bump it whenever a change here changes the HTML a body
 # renders to, and each note re-renders lazily the next time it is shown.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 
 # Addresses the rendered HTML links to, below settings.URL_PREFIX.
 WIKI_URL = "/notes/wiki/"
@@ -125,19 +125,34 @@ def _wikilink_key(title: str) -> str:
     return NoteLink.key_for(title)
 
 
+# Obsidian's `![[grid.png]]` embeds a file of the vault; Lablog keeps notes, not such files.
+_EMBEDDED_FILE = re.compile(r".\.(?!md$)[A-Za-z0-9]{1,8}$", re.I)
+
+
 def _wikilink_rule(state, silent: bool) -> bool:
-    """`[[Title]]` or `[[Title|label]]`; an inline rule, so code spans and fences never match."""
-    if not state.src.startswith("[[", state.pos):
+    """`[[Title]]` or `[[Title|label]]`; an inline rule, so code spans and fences never match.
+    An embed, `![[Title]]`, links to the note; `![[grid.png]]` names a file that was not imported."""
+    embed = state.src.startswith("![[", state.pos)
+    if not embed and not state.src.startswith("[[", state.pos):
         return False
-    match = _WIKILINK.match(state.src, state.pos)
+    match = _WIKILINK.match(state.src, state.pos + embed)
     title = " ".join(match.group(1).split()) if match else ""
     if not title:
         return False
     if not silent:
-        token = state.push("wikilink", "a", 0)
-        token.meta = {"title": title, "label": " ".join((match.group(2) or "").split()) or title}
+        if embed and _EMBEDDED_FILE.search(title):
+            token = state.push("embedded_file", "span", 0)
+            token.meta = {"name": title}
+        else:
+            token = state.push("wikilink", "a", 0)
+            token.meta = {"title": title, "label": " ".join((match.group(2) or "").split()) or title}
     state.pos = match.end()
     return True
+
+
+def _render_embedded_file(self, tokens, idx, options, env):
+    name = escapeHtml(tokens[idx].meta["name"])
+    return f'<span class="embedded-file" title="A file the original note embedded; Lablog keeps notes, not files">{name}</span>'
 
 
 def _render_wikilink(self, tokens, idx, options, env):
@@ -219,6 +234,7 @@ _md.options["alerts"] = True
 _md.inline.ruler.before("link", "wikilink", _wikilink_rule)
 _md.core.ruler.push("run_urls_and_alignment", _rewrite_urls_and_alignment)
 _md.add_render_rule("wikilink", _render_wikilink)
+_md.add_render_rule("embedded_file", _render_embedded_file)
 _md.add_render_rule("image", _render_image)
 _md.add_render_rule("math_inline", _render_math_inline)
 _md.add_render_rule("math_inline_double", _render_math_display_in_paragraph)
@@ -241,6 +257,7 @@ _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _ATTRIBUTES = {
     "a": {"href", "title", "id", "class", "data-wikilink"},
     "abbr": {"title"},
+    "span": {"class", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "ol": {"start", "class"},
     "li": {"id", "class"},
@@ -248,7 +265,7 @@ _ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "details": {"open"},
     "input": {"checked", "class"},
-    **{tag: {"class"} for tag in ("code", "div", "p", "pre", "section", "span", "sup", "ul", "hr")},
+    **{tag: {"class"} for tag in ("code", "div", "p", "pre", "section", "sup", "ul", "hr")},
     **{tag: {"id"} for tag in _HEADINGS},
 }
 _ALIGNED = {"align": {"left", "center", "right"}}
@@ -265,7 +282,7 @@ _CLASSES = {
     "p": {"markdown-alert-title"},
     "pre": {"highlight"},
     "section": {"footnotes"},
-    "span": {"math", "math-inline", "math-display", *(c for c in STANDARD_TYPES.values() if c)},
+    "span": {"math", "math-inline", "math-display", "embedded-file", *(c for c in STANDARD_TYPES.values() if c)},
     "sup": {"footnote-ref"},
     "ul": {"contains-task-list"},
     "input": {"task-list-item-checkbox"},

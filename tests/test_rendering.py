@@ -255,6 +255,17 @@ def test_wikilinks_inside_code_are_not_links():
     assert extract_wikilinks(text) == ["Real"]
 
 
+def test_an_embedded_vault_file_is_named_not_linked_and_an_embedded_note_is_a_link():
+    """Obsidian's `![[grid.png]]` shows a file Lablog did not import: its name, not a link to a
+    note called "attachments/grid.png" that does not exist; `![[Note]]` links to the note."""
+    text = "Result ![[attachments/grid.png]] and ![[Diffusion basics]] and ![[paper.PDF|the pdf]]"
+    tree = parse(render_markdown(text))
+    assert [span.text_content() for span in tree.find_all("span", "embedded-file")] == ["attachments/grid.png", "paper.PDF"]
+    assert [a.text_content() for a in tree.find_all("a", "wikilink")] == ["Diffusion basics"]
+    assert "!" not in tree.find("p").text_content()
+    assert extract_wikilinks(text) == ["Diffusion basics"]
+
+
 def test_extract_wikilinks_normalises_whitespace_and_keeps_order():
     text = "[[B  note]] then [[A\tnote|alias]], a table | [[C]] |\n\n> [[D]]\n\n- [[E]]\n\n[^1]\n\n[^1]: [[F]]"
     assert extract_wikilinks(text) == ["B note", "A note", "C", "D", "E", "F"]
