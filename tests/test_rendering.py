@@ -255,6 +255,26 @@ def test_wikilinks_inside_code_are_not_links():
     assert extract_wikilinks(text) == ["Real"]
 
 
+@pytest.mark.parametrize("text, kind, title, body", [
+    ("> [!note] Callout\n> Guidance scale around 2 gives the best FID.", "note", "Callout", ["Guidance scale around 2 gives the best FID."]),
+    ("> [!warning]- Folded *title*\n> text\n>\n> second", "warning", "Folded title", ["text", "second"]),
+    ("> [!bug] A title alone", "caution", "A title alone", []),
+    ("> [!hint]\n> Seed everything.", "tip", "Hint", ["Seed everything."]),
+    ("> [!TIP]\n> GitHub's own", "tip", "Tip", ["GitHub's own"]),
+    ("> [!anything-else] Odd kind\n> text", "note", "Odd kind", ["text"]),
+])
+def test_obsidian_callouts_render_as_alerts_with_their_title(text, kind, title, body):
+    tree = parse(render_markdown(text))
+    assert f"markdown-alert-{kind}" in tree.find("div", "markdown-alert").classes and not tree.find_all("blockquote")
+    assert tree.find("p", "markdown-alert-title").text_content() == title
+    assert [p.text_content() for p in tree.find_all("p") if "markdown-alert-title" not in p.classes] == body
+
+
+def test_a_quote_that_only_mentions_a_callout_marker_stays_a_quote():
+    tree = parse(render_markdown("> plain quote [!note] x\n\n`> [!note] in code`"))
+    assert tree.find_all("blockquote") and not tree.find_all("div", "markdown-alert")
+
+
 def test_an_embedded_vault_file_is_named_not_linked_and_an_embedded_note_is_a_link():
     """Obsidian's `![[grid.png]]` shows a file Lablog did not import: its name, not a link to a
     note called "attachments/grid.png" that does not exist; `![[Note]]` links to the note."""
