@@ -42,6 +42,15 @@ def test_front_matter_gives_title_tags_and_date(user):
     assert not note.body.startswith("---")
 
 
+def test_a_daily_note_without_a_date_of_its_own_is_dated_by_its_file_name(user):
+    files = {"Daily/2024/2024-03-04.md": b"Swept guidance 0..4.", "Daily/2024-13-45.md": b"Not a date.",
+             "Dated.md": b"---\ndate: 2022-01-02\n---\nFront matter wins.", "2021-06-07.md": b"---\ndate: 2020-01-01\n---\nx"}
+    import_bytes(user, "vault.zip", vault(files))
+    dates = {n.title: n.created.date().isoformat() for n in Note.objects.filter(user=user)}
+    assert dates["2024-03-04"] == "2024-03-04" and dates["Dated"] == "2022-01-02" and dates["2021-06-07"] == "2020-01-01"
+    assert dates["2024-13-45"] == Note.objects.get(user=user, title="2024-13-45").updated.date().isoformat()  # today
+
+
 def test_wiki_links_between_vault_files_point_at_the_imported_notes(user):
     data = vault({"Vault/attention.md": ATTENTION.encode(), "Vault/ops/kv-cache.md": KV_CACHE.encode()})
     report = import_bytes(user, "vault.zip", data).as_dict()

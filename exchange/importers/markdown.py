@@ -61,6 +61,19 @@ def _as_datetime(value):
     return None
 
 
+_DAILY_NOTE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _daily_note_date(stem: str):
+    """A daily note (Obsidian's `2024-03-04.md`) was written that day; None for other names."""
+    if not _DAILY_NOTE.fullmatch(stem):
+        return None
+    try:
+        return _as_datetime(dt.date.fromisoformat(stem))
+    except ValueError:  # 2024-13-45
+        return None
+
+
 def parse_document(path: str, text: str) -> dict:
     """Title, aliases, tags, date and body of one markdown file; ItemError on bad front matter."""
     meta, body = {}, text
@@ -86,7 +99,7 @@ def parse_document(path: str, text: str) -> dict:
     title = " ".join(str(meta.get("title") or stem).split())
     return {
         "path": path, "stem": stem, "title": title, "aliases": _as_list(meta.get("aliases") or meta.get("alias")),
-        "tags": tags, "created": _as_datetime(meta.get("created") or meta.get("date")),
+        "tags": tags, "created": _as_datetime(meta.get("created") or meta.get("date")) or _daily_note_date(stem),
         "updated": _as_datetime(meta.get("updated")), "body": body.strip("\n"),
         "snippets": snippets,
         # Lablog's own markdown export names the note's paper by arXiv id.
