@@ -27,11 +27,11 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
-from notes.callouts import callouts_rule
+from notes.obsidian_markdown import callouts_rule, comment_rule
 
 # Part of every note's cache key: bump it whenever a change here changes the HTML a body
 # renders to, and each note re-renders lazily the next time it is shown.
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 
 # Addresses the rendered HTML links to, below settings.URL_PREFIX.
 WIKI_URL = "/notes/wiki/"
@@ -235,6 +235,7 @@ _md.options["tasklists"] = True
 _md.options["alerts"] = True
 _md.inline.ruler.before("link", "wikilink", _wikilink_rule)
 _md.core.ruler.after("block", "callouts", callouts_rule)
+_md.inline.ruler.before("link", "obsidian_comment", comment_rule)
 _md.core.ruler.push("run_urls_and_alignment", _rewrite_urls_and_alignment)
 _md.add_render_rule("wikilink", _render_wikilink)
 _md.add_render_rule("embedded_file", _render_embedded_file)

@@ -270,6 +270,13 @@ def test_obsidian_callouts_render_as_alerts_with_their_title(text, kind, title, 
     assert [p.text_content() for p in tree.find_all("p") if "markdown-alert-title" not in p.classes] == body
 
 
+def test_obsidian_comments_are_hidden_but_not_in_code():
+    html = render_markdown("Shown %%hidden\nstill hidden%% shown again, 50%% stays.\n\n`%%time%%`\n\n```\n%%timeit\nf()\n```")
+    text = parse(html).root.text_content()
+    assert "hidden" not in text and "Shown  shown again, 50%% stays." in text
+    assert "%%time%%" in text and "%%timeit" in text
+
+
 def test_a_quote_that_only_mentions_a_callout_marker_stays_a_quote():
     tree = parse(render_markdown("> plain quote [!note] x\n\n`> [!note] in code`"))
     assert tree.find_all("blockquote") and not tree.find_all("div", "markdown-alert")

@@ -1,6 +1,9 @@
-"""Obsidian callouts (`> [!tip] My title`, `> [!bug]- Folded`) as the alerts GitHub's
-`> [!TIP]` already gives: markdown-it only knows GitHub's five kinds, each alone on its line.
-A core rule between block and inline parsing, so the title and the rest are parsed as text."""
+"""Obsidian's Markdown beyond GitHub's, for notes written in a vault:
+- callouts (`> [!tip] My title`, `> [!bug]- Folded`) as the alerts GitHub's `> [!TIP]`
+  already gives (markdown-it knows GitHub's five kinds only, each alone on its line): a core
+  rule between block and inline parsing, so the title and the rest are parsed as text;
+- `%%comments%%`, which Obsidian shows only while editing: an inline rule, so code keeps them.
+"""
 
 import re
 
@@ -51,3 +54,14 @@ def callouts_rule(state) -> None:
         else:  # the callout's first paragraph was its title line alone
             tokens[i + 1:i + 4] = heading
         i += 1
+
+
+def comment_rule(state, silent: bool) -> bool:
+    """`%%…%%` within a paragraph renders as nothing; a lone `%%` stays text."""
+    if not state.src.startswith("%%", state.pos):
+        return False
+    end = state.src.find("%%", state.pos + 2)
+    if end == -1:
+        return False
+    state.pos = end + 2
+    return True
