@@ -11,7 +11,7 @@ from typing import Callable
 
 from django.conf import settings
 
-from exchange.importers import blog_feed, bibtex, lablog_json, markdown, paper_list, research_log
+from exchange.importers import blog_feed, bibtex, lablog_json, markdown, paper_list, research_log, ris
 from exchange.importers.base import Context, Item, ItemError, Report, decode, run_items
 
 FORMATS = {
@@ -20,13 +20,16 @@ FORMATS = {
     "feed": "Blog/article feed (pasted text)",
     "markdown": "Markdown: a file, or a zip of a vault",
     "bibtex": "BibTeX (.bib)",
+    "ris": "RIS (.ris, from Zotero, Mendeley or EndNote)",
     "json": "Lablog JSON export",
 }
 _TEXT_IMPORTERS = {
     "log": research_log.items, "papers": paper_list.items, "feed": blog_feed.items,
-    "bibtex": bibtex.items, "json": lablog_json.items,
+    "bibtex": bibtex.items, "ris": ris.items, "json": lablog_json.items,
 }
 Progress = Callable[[int, int], None]
+# Files of references in a vault or folder: their papers come in with its notes.
+_REFERENCE_FILES = {".bib": bibtex.items, ".ris": ris.items}
 
 
 def detect(name: str, data: bytes) -> str:
@@ -36,6 +39,8 @@ def detect(name: str, data: bytes) -> str:
         return "markdown"
     if suffix == ".bib":
         return "bibtex"
+    if suffix == ".ris":
+        return "ris"
     if suffix in markdown.MARKDOWN_SUFFIXES:
         return "markdown"
     head = data[:200_000].decode("utf-8", "replace")
@@ -43,6 +48,8 @@ def detect(name: str, data: bytes) -> str:
         return "json"
     if re.search(r"^\s*@\s*[A-Za-z]+\s*\{\s*[^\s,{}]+\s*,", head, re.M):
         return "bibtex"
+    if ris.looks_like(head):
+        return "ris"
     if blog_feed.parse(head):
         return "feed"
     log_references = sum(1 for line in head.split("\n") if research_log.is_reference(line))
@@ -77,7 +84,7 @@ def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
         if entry.file_size > max(entry.compress_size, 1) * settings.EXCHANGE_ZIP_MAX_RATIO and entry.file_size > 1_000_000:
             report.fail(entry.filename, f"inflates {entry.file_size // max(entry.compress_size, 1):,}×: refused as a zip bomb")
             continue
-        if not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, ".bib")):
+        if not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)):
             continue
         # Read no more than the budget left, whatever the header claims (headers can lie).
         try:
@@ -97,12 +104,13 @@ def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
 
 
 def _file_items(files: list[tuple[str, bytes]], report: Report) -> list[Item]:
-    """Markdown files of a vault become notes, `.bib` files in it papers."""
+    """Markdown files of a vault become notes, `.bib` and `.ris` files in it papers."""
     items = []
     for path, content in files:
-        if path.lower().endswith(".bib"):
+        reader = _REFERENCE_FILES.get(PurePosixPath(path.lower()).suffix)
+        if reader:
             try:
-                items += bibtex.items(decode(content, path), path)
+                items += reader(decode(content, path), path)
             except ItemError as exc:
                 report.fail(path, str(exc))
     return items + markdown.items([(p, c) for p, c in files if p.lower().endswith(markdown.MARKDOWN_SUFFIXES)])
@@ -131,14 +139,14 @@ def import_bytes(user, name: str, data: bytes, fmt: str | None = None, progress:
 
 
 def import_path(user, path: Path, fmt: str | None = None, progress: Progress | None = None) -> Report:
-    """Import a file, or a folder of markdown (and .bib) files, from disk."""
+    """Import a file, or a folder of markdown (and .bib, .ris) files, from disk."""
     if not path.is_dir():
         return import_bytes(user, path.name, path.read_bytes(), fmt, progress)
     report = Report()
     files = [
         (p.relative_to(path).as_posix(), p.read_bytes())
         for p in sorted(path.rglob("*"))
-        if p.is_file() and p.suffix.lower() in (*markdown.MARKDOWN_SUFFIXES, ".bib")
+        if p.is_file() and p.suffix.lower() in (*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
     ]
     return run_items(Context(user=user, report=report), _file_items(files, report), progress)
