@@ -27,6 +27,8 @@ def _closing(tokens: list[Token], start: int) -> int:
 
 
 def callouts_rule(state) -> None:
+    """Each quote whose first line is `[!kind] title` becomes an alert: the title its own
+    paragraph, the rest of the quote its body."""
     tokens = state.tokens
     i = 0
     while i < len(tokens):

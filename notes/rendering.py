@@ -37,6 +37,8 @@ RENDERER_VERSION = 4
 WIKI_URL = "/notes/wiki/"
 RUN_URL = "/runs/{run}/"
 RUN_ARTIFACT_URL = "/runs/{run}/artifacts/{path}"
+CODE_STYLE = "friendly"
+CODE_STYLE_DARK = "github-dark"
 
 
 def renderer_id() -> int:
@@ -44,8 +46,7 @@ def renderer_id() -> int:
     the URL prefix its links carry (an instance moved under another path renders again)."""
     prefix = settings.URL_PREFIX
     return RENDERER_VERSION + (1000 * (1 + zlib.crc32(prefix.encode()) % 1_000_000) if prefix else 0)
-CODE_STYLE = "friendly"
-CODE_STYLE_DARK = "github-dark"
+
 
 # ---------------------------------------------------------------- code
 
