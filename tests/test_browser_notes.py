@@ -262,12 +262,14 @@ def test_every_notes_page_fits_a_phone_screen_without_sideways_scrolling(logged_
     )
     for pk in (note.pk, related.pk):
         index_note(pk)
+    titled_by_link = Note.objects.create_note(user, title="https://arxiv.org/pdf/2312.00785.pdf", body="A bare link.")
     page = logged_in_page
     page.set_viewport_size({"width": 390, "height": 844})
     pages = {
         "log": "/", "note": note.get_absolute_url(), "editor": f"/notes/{note.pk}/edit/", "new-note": "/notes/new/",
         "papers": "/papers/", "paper": paper.get_absolute_url(), "paper-form": "/papers/new/",
         "revisions": f"/notes/{note.pk}/revisions/", "revision": f"/notes/{note.pk}/revisions/1/",
+        "note-titled-by-its-link": titled_by_link.get_absolute_url(),
     }
     for name, url in pages.items():
         page.goto(url)
