@@ -67,15 +67,31 @@ def _unsafe(name: str) -> bool:
 
 
 def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
-    """The zip's files as (path, bytes), within the caps in settings; unsafe entries are reported and skipped."""
+    """The zip's files as (path, bytes), within the caps in settings; unsafe entries are reported and skipped.
+    A zip inside it is read too, once deep (Notion splits a large export into zips within a zip)."""
+    return _read_archive(data, report, _Caps())
+
+
+class _Caps:
+    """What is left of the caps, shared by a zip and the zips within it."""
+
+    def __init__(self):
+        self.files, self.inflated_bytes = 0, settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES
+
+
+def _read_archive(data: bytes, report: Report, caps: _Caps, inside: str = "") -> list[tuple[str, bytes]]:
+    """`inside`: the name of the zip this one was found in."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
+        if inside:
+            report.fail(inside, "not a valid zip file: skipped")
+            return []
         raise ItemError("not a valid zip file") from None
     entries = [e for e in archive.infolist() if not e.is_dir()]
-    if len(entries) > settings.EXCHANGE_ZIP_MAX_FILES:
-        raise ItemError(f"the zip holds {len(entries):,} files, over the limit of {settings.EXCHANGE_ZIP_MAX_FILES:,}")
-    budget = settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES
+    caps.files += len(entries)
+    if caps.files > settings.EXCHANGE_ZIP_MAX_FILES:
+        raise ItemError(f"the zip holds {caps.files:,} files, over the limit of {settings.EXCHANGE_ZIP_MAX_FILES:,}")
     files = []
     for entry in entries:
         if _unsafe(entry.filename):
@@ -84,22 +100,26 @@ def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
         if entry.file_size > max(entry.compress_size, 1) * settings.EXCHANGE_ZIP_MAX_RATIO and entry.file_size > 1_000_000:
             report.fail(entry.filename, f"inflates {entry.file_size // max(entry.compress_size, 1):,}×: refused as a zip bomb")
             continue
-        if not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)):
+        inner_zip = not inside and entry.filename.lower().endswith(".zip")
+        if not inner_zip and not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)):
             continue
         # Read no more than the budget left, whatever the header claims (headers can lie).
         try:
             with archive.open(entry) as fh:
-                content = fh.read(budget + 1)
+                content = fh.read(caps.inflated_bytes + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             # One damaged file (bad CRC, truncated data) fails alone; the rest of the zip comes in.
             report.fail(entry.filename, f"damaged in the zip ({exc}): skipped")
             continue
-        if len(content) > budget:
+        if len(content) > caps.inflated_bytes:
             raise ItemError(
                 f"the zip inflates past {settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES:,} bytes: refused as a zip bomb"
             )
-        budget -= len(content)
-        files.append((entry.filename, content))
+        if not inner_zip:
+            caps.inflated_bytes -= len(content)
+            files.append((entry.filename, content))
+        else:  # its files count against the caps as they are read
+            files += _read_archive(content, report, caps, inside=entry.filename)
     return files
 
 

@@ -11,14 +11,17 @@ export → import → export gives the same files.
 """
 
 import datetime as dt
+import posixpath
 import re
 from pathlib import PurePosixPath
+from urllib.parse import unquote
 
 import yaml
 from django.utils import timezone
 
 from exchange import origin
 from exchange.exporters import snippet_markdown
+from exchange.importers import notion
 from exchange.importers.base import Item, ItemError, add_snippets, decode, key, replace_snippets, upsert_note
 from exchange.importers.markdown_snippets import split_snippets
 from notes import arxiv
@@ -31,6 +34,8 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _INLINE_TAG = re.compile(r"(?<![\w/&#])#([A-Za-z][\w/-]*)")
 _WIKILINK = re.compile(r"(?P<embed>!?)\[\[(?P<target>[^\[\]|#]+)(?P<heading>#[^\[\]|]*)?(?:\|(?P<label>[^\[\]]*))?\]\]")
 _IMAGE = re.compile(r"!\[[^\]]*\]\((?P<src>[^)\s]+)[^)]*\)")
+_FILE_LINK = re.compile(r"(?<![!\]])\[(?P<label>[^\[\]|\n]*)\]\((?:<(?P<angled>[^<>\n]+)>|(?P<href>[^()\s]+))\)")
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 # The `## Paper` section Lablog's export appends last: `Title [@citationkey] <https://arxiv.org/abs/…>`.
 _PAPER_SECTION = re.compile(
     r"\n*^## Paper[ \t]*\n\n[^\n]* \[@(?P<citation>[^\]\s]+)\](?: <[^>\s]+>)?[ \t]*\n*\Z", re.MULTILINE
@@ -93,13 +98,19 @@ def parse_document(path: str, text: str) -> dict:
         # What the export appends after the note; it names the paper, it is not the note's text.
         body, citation = body[:paper_section.start()], paper_section.group("citation")
     body, snippets = split_snippets(body)
-    prose = _INLINE_CODE.sub("", _FENCE.sub("", body))
-    tags = parse_tags(",".join(_as_list(meta.get("tags")) + _as_list(meta.get("tag")) + _INLINE_TAG.findall(prose)))
     stem = PurePosixPath(path).stem
-    title = " ".join(str(meta.get("title") or stem).split())
+    page = notion.read_page(body) if notion.is_page(stem) else {"title": None, "tags": [], "created": None}
+    if page["title"] is not None:
+        body = page["body"]
+    prose = _INLINE_CODE.sub("", _FENCE.sub("", body))
+    tags = parse_tags(",".join(
+        _as_list(meta.get("tags")) + _as_list(meta.get("tag")) + page["tags"] + _INLINE_TAG.findall(prose)
+    ))
+    title = " ".join(str(meta.get("title") or page["title"] or notion.page_name(stem)).split())
+    created = _as_datetime(meta.get("created") or meta.get("date")) or page["created"] or _daily_note_date(stem)
     return {
-        "path": path, "stem": stem, "title": title, "aliases": _as_list(meta.get("aliases") or meta.get("alias")),
-        "tags": tags, "created": _as_datetime(meta.get("created") or meta.get("date")) or _daily_note_date(stem),
+        "path": path, "stem": notion.page_name(stem), "title": title,
+        "aliases": _as_list(meta.get("aliases") or meta.get("alias")), "tags": tags, "created": created,
         "updated": _as_datetime(meta.get("updated")), "body": body.strip("\n"),
         "snippets": snippets,
         # Lablog's own markdown export names the note's paper by arXiv id.
@@ -119,7 +130,35 @@ def rewrite_links(body: str, titles: dict[str, str]) -> str:
         label = match.group("label") or target + (match.group("heading") or "")
         return f"[[{title}|{label}]]" if label != title else f"[[{title}]]"
 
-    return _WIKILINK.sub(replace, body)
+    return _outside_code(body, lambda prose: _WIKILINK.sub(replace, prose))
+
+
+def rewrite_file_links(body: str, path: str, paths: dict[str, str]) -> str:
+    """[label](Other%20note.md) to an imported file -> [[Its Title|label]], the link Obsidian's
+    Markdown-link mode and Notion's export write between notes; other links stay as they are."""
+    folder = PurePosixPath(path).parent
+
+    def replace(match):
+        href = match.group("angled") or match.group("href")
+        if _URL_SCHEME.match(href):
+            return match.group(0)
+        target = unquote(href).partition("#")[0]
+        title = paths.get(posixpath.normpath((folder / target).as_posix()).casefold()) if target else None
+        if not title:
+            return match.group(0)
+        label = " ".join(match.group("label").split())
+        return f"[[{title}|{label}]]" if label and label != title else f"[[{title}]]"
+
+    return _outside_code(body, lambda prose: _FILE_LINK.sub(replace, prose))
+
+
+def _outside_code(body: str, rewrite) -> str:
+    """`rewrite` applied to the text between code blocks and spans: code shows what was typed."""
+    out, start = [], 0
+    for code in re.finditer(f"{_FENCE.pattern}|{_INLINE_CODE.pattern}", body, re.DOTALL | re.MULTILINE):
+        out += [rewrite(body[start:code.start()]), code.group(0)]
+        start = code.end()
+    return "".join(out + [rewrite(body[start:])])
 
 
 def local_images(body: str) -> list[str]:
@@ -144,7 +183,8 @@ def items(files: list[tuple[str, bytes]]) -> list[Item]:
     for doc in docs:
         for name in [doc["stem"], doc["title"], *doc["aliases"]]:
             titles.setdefault(" ".join(name.split()).casefold(), doc["title"])
-    return broken + [Item(label=doc["path"], save=_saver(doc, titles)) for doc in docs]
+    paths = {posixpath.normpath(doc["path"]).casefold(): doc["title"] for doc in docs}
+    return broken + [Item(label=doc["path"], save=_saver(doc, titles, paths)) for doc in docs]
 
 
 def _raiser(reason: str):
@@ -160,9 +200,9 @@ def _own_note(ctx, doc: dict) -> Note | None:
     return Note.objects.for_user(ctx.user).filter(pk=pk).first() if pk is not None else None
 
 
-def _saver(doc: dict, titles: dict):
+def _saver(doc: dict, titles: dict, paths: dict):
     def save(ctx):
-        body = rewrite_links(doc["body"], titles)
+        body = rewrite_file_links(rewrite_links(doc["body"], titles), doc["path"], paths)
         for image in local_images(body):
             ctx.report.notice(doc["path"], f"image {image} is not imported (only the link is kept)")
         papers = Paper.objects.for_user(ctx.user)
