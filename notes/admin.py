@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
+from lablog.admin import GuardedAdmin
 from notes.models import EditConflict, Note, NoteLink, Paper, Revision, Snippet, Tag, validate_tags
 
 
@@ -13,13 +14,13 @@ URL_HTTPS = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(GuardedAdmin):
     list_display = ["name", "user"]
     list_filter = ["user"]
     search_fields = ["name"]
 
 
-class VersionBumpingAdmin(admin.ModelAdmin):
+class VersionBumpingAdmin(GuardedAdmin):
     """A change saved here is a new version, so a tab still editing the old one gets a conflict."""
 
     def save_model(self, request, obj, form, change):
@@ -67,7 +68,7 @@ class NoteAdminForm(forms.ModelForm):
 
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(GuardedAdmin):
     form = NoteAdminForm
     list_display = ["title", "user", "created", "updated", "version"]
     list_filter = ["user", "tags"]
@@ -109,7 +110,7 @@ class NoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
+class RevisionAdmin(GuardedAdmin):
     list_display = ["note", "version", "title", "created"]
     search_fields = ["title", "body"]
     readonly_fields = ["note", "version", "title", "body", "tags", "created"]
@@ -127,6 +128,6 @@ class SnippetAdmin(VersionBumpingAdmin):
 
 
 @admin.register(NoteLink)
-class NoteLinkAdmin(admin.ModelAdmin):
+class NoteLinkAdmin(GuardedAdmin):
     list_display = ["source", "target_title"]
     search_fields = ["target_title"]

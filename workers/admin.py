@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from lablog.admin import GuardedAdmin
 from workers.models import Run, RunArtifact, Runnable
 
 
 @admin.register(Runnable)
-class RunnableAdmin(admin.ModelAdmin):
+class RunnableAdmin(GuardedAdmin):
     list_display = ["pk", "kind", "note", "created"]
     list_filter = ["kind"]
     raw_id_fields = ["note"]
@@ -18,7 +19,7 @@ class RunArtifactInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(GuardedAdmin):
     list_display = ["pk", "kind", "status", "progress", "device", "device_name", "peak_memory_bytes", "worker_host",
                     "created", "finished"]
     list_filter = ["status", "kind"]
