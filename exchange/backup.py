@@ -44,7 +44,8 @@ _CHUNK = 1 << 20
 # What the manifest counts, to say what a backup holds (and check a restore brought it all).
 COUNTED = {
     "users": "auth_user", "notes": "notes_note", "revisions": "notes_revision", "papers": "notes_paper",
-    "snippets": "notes_snippet", "runs": "workers_run", "artifacts": "workers_runartifact",
+    "snippets": "notes_snippet", "note_files": "notes_attachment", "runs": "workers_run",
+    "artifacts": "workers_runartifact",
 }
 
 

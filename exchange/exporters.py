@@ -34,7 +34,7 @@ def export_data(user) -> dict:
     papers = Paper.objects.for_user(user).order_by("pk")
     notes = (
         Note.objects.for_user(user).order_by("pk").select_related("paper")
-        .prefetch_related("tags", "revisions", "snippets", "outgoing_links")
+        .prefetch_related("tags", "revisions", "snippets", "outgoing_links", "attachments")
     )
     dismissed = {}
     for note_id, other_id in DismissedRelated.objects.filter(user=user).values_list("note_id", "other_id"):
@@ -76,6 +76,10 @@ def export_data(user) -> dict:
                 # Related-note suggestions dismissed on this note, by the other note's key.
                 "dismissed": sorted(keys[other] for other in dismissed.get(n.pk, []) if other in keys),
                 "runnables": run_export.runnables_data(n),
+                "files": [
+                    run_export.file_data(a.name, a.content_type, bytes(a.data), a.created)
+                    for a in sorted(n.attachments.all(), key=lambda a: a.name)
+                ],
             }
             for n in notes
         ],
@@ -176,12 +180,14 @@ def paper_bibtex(paper) -> str:
 
 
 def export_markdown_zip(user) -> bytes:
-    """A vault: `notes/<title>.md` (a title used twice gets ` (2)`) and `papers.bib`."""
+    """A vault: `notes/<title>.md` (a title used twice gets ` (2)`), each note's files where its
+    text refers to them (`notes/images/a.png` for `images/a.png`), and `papers.bib`."""
     buffer = io.BytesIO()
     used = set()
     notes = Note.objects.for_user(user).order_by("created", "pk").select_related("paper").prefetch_related(
-        "tags", "snippets"
+        "tags", "snippets", "attachments"
     )
+    files = {}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for note in notes:
             base = safe_filename(note.title)
@@ -191,6 +197,12 @@ def export_markdown_zip(user) -> bytes:
                 name = f"{base} ({n})"
             used.add(name.casefold())
             archive.writestr(f"notes/{name}.md", note_markdown(note))
+            for attachment in note.attachments.all():
+                # Two notes' files of one name and the same bytes are one file; of other bytes the
+                # first is kept (a vault has one file per path), which the second note then shows.
+                files.setdefault(f"notes/{attachment.name}", bytes(attachment.data))
+        for path, data in files.items():
+            archive.writestr(path, data)
         papers = Paper.objects.for_user(user).order_by("pk")
         archive.writestr("papers.bib", "\n".join(paper_bibtex(p) for p in papers))
     return buffer.getvalue()

@@ -1,6 +1,6 @@
 """A note's runnables, runs and artifact bytes in the Lablog JSON export (read back by
-importers/lablog_runs.py). Artifact bytes travel base64-encoded with their SHA-256, so
-an import can tell a damaged file from a good one."""
+importers/lablog_runs.py). Artifact bytes (and a note's files) travel base64-encoded with
+their SHA-256, so an import can tell a damaged file from a good one."""
 
 import base64
 import hashlib
@@ -18,13 +18,17 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def artifact_data(artifact) -> dict:
-    data = artifact.read_bytes()
+def file_data(name: str, content_type: str, data: bytes, created) -> dict:
+    """A file in the export (a run's artifact, a note's file): its bytes and their checksum."""
     return {
-        "name": artifact.name, "content_type": artifact.content_type, "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(), "created": _iso(artifact.created),
+        "name": name, "content_type": content_type, "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(), "created": _iso(created),
         "data": base64.b64encode(data).decode("ascii"),
     }
+
+
+def artifact_data(artifact) -> dict:
+    return file_data(artifact.name, artifact.content_type, artifact.read_bytes(), artifact.created)
 
 
 def runnables_data(note) -> list[dict]:

@@ -224,6 +224,8 @@ STORAGES = {
 
 # A note body over this size is refused with a form error (bytes of UTF-8).
 NOTE_BODY_MAX_BYTES = envint("NOTE_BODY_MAX_BYTES", 1_000_000)
+# A file a note keeps (an imported vault's image) over this size is left out, and the import says so.
+NOTE_ATTACHMENT_MAX_BYTES = envint("NOTE_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 NOTES_PER_PAGE = envint("NOTES_PER_PAGE", 20)
 

@@ -347,11 +347,14 @@ class Note(models.Model):
         )
 
     def linked_html(self) -> str:
-        """The rendered body with wiki-links to notes that do not exist yet marked as missing."""
+        """The rendered body with wiki-links to notes that do not exist yet marked as missing, and
+        references to the note's own files pointing at them."""
+        from notes.attachments import show_in_html
         from notes.rendering import mark_missing_wikilinks
 
         targets = self.outgoing_links.values_list("target_title", flat=True)
-        return mark_missing_wikilinks(self.html(), Note.objects.for_user(self.user_id).existing_keys(targets))
+        html = mark_missing_wikilinks(self.html(), Note.objects.for_user(self.user_id).existing_keys(targets))
+        return show_in_html(html, self)
 
     def html(self) -> str:
         """The rendered body, from the cache when it is of this version and this renderer."""
@@ -399,6 +402,29 @@ class NoteLink(models.Model):
     @staticmethod
     def key_for(title: str) -> str:
         return " ".join(title.split()).casefold()
+
+
+class Attachment(models.Model):
+    """A file a note shows or links to (an image its imported vault embedded), kept in the
+    database beside the note: the web host and other hosts share nothing else."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="attachments")
+    # As the note's text refers to it, so the text needs no rewriting: `images/a.png`, `Pasted image 1.png`.
+    name = models.CharField(max_length=500)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["note", "name"], name="attachment_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("notes:attachment", args=[self.note_id, self.name])
 
 
 class Snippet(models.Model):

@@ -2,7 +2,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from notes.views import log, notes, papers, revisions, snippets
+from notes.views import attachments, log, notes, papers, revisions, snippets
 
 app_name = "notes"
 urlpatterns = [
@@ -19,6 +19,7 @@ urlpatterns = [
     path("notes/<int:pk>/revisions/", revisions.revision_list, name="revisions"),
     path("notes/<int:pk>/revisions/<int:version>/", revisions.revision_detail, name="revision"),
     path("notes/<int:pk>/revisions/<int:version>/restore/", revisions.revision_restore, name="revision_restore"),
+    path("notes/<int:pk>/files/<path:name>", attachments.attachment, name="attachment"),
     path("notes/<int:pk>/snippets/", snippets.snippet_add, name="snippet_add"),
     path("notes/<int:pk>/snippets/order/", snippets.snippet_reorder, name="snippet_reorder"),
     path("snippets/<int:pk>/", snippets.snippet_detail, name="snippet"),

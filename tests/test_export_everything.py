@@ -93,7 +93,7 @@ def test_import_into_another_account_recreates_everything_with_working_run_links
     note, run = library
     report = import_bytes(other_user, "lablog.json", export_json(user)).as_dict()
     assert report["failed"] == []
-    assert report["created"] == {"notes": 3, "papers": 2, "snippets": 3, "runs": 2}
+    assert report["created"] == {"notes": 3, "papers": 2, "snippets": 3, "runs": 2, "files": 0}
     assert counts(other_user) == counts(user)
     assert portable(other_user) == portable(user)
     copy = Note.objects.get(user=other_user, title="CFG sweep")
@@ -116,7 +116,7 @@ def test_importing_into_another_account_twice_creates_nothing_the_second_time(us
     before = counts(other_user)
     again = import_bytes(other_user, "lablog.json", data).as_dict()
     assert again["failed"] == []
-    assert again["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0}
+    assert again["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0, "files": 0}
     assert counts(other_user) == before
     assert not Note.objects.for_user(other_user).filter(body__contains=f"run:{library[1].pk}/").exists()
 
@@ -126,7 +126,7 @@ def test_import_into_the_same_account_creates_nothing(user, library):
     snapshot = export_data(user)
     report = import_bytes(user, "lablog.json", export_json(user)).as_dict()
     assert report["failed"] == []
-    assert report["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0}
+    assert report["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0, "files": 0}
     assert counts(user) == before
     after = export_data(user)
     for data in (snapshot, after):

@@ -44,7 +44,7 @@ def test_markdown_vault_imports_back_with_links_and_papers(auth_client, user, ot
     library(user)
     data = auth_client.get(reverse("exchange:export_markdown")).content
     report = import_bytes(other_user, "vault.zip", data).as_dict()
-    assert report["created"] == {"notes": 2, "papers": 1, "snippets": 2, "runs": 0} and report["failed"] == []
+    assert report["created"] == {"notes": 2, "papers": 1, "snippets": 2, "runs": 0, "files": 0} and report["failed"] == []
     paper = Paper.objects.get(user=other_user)
     assert (paper.title, paper.arxiv_id, paper.year, paper.author_list, paper.abstract) == (
         "Attention Is All You Need", "1706.03762", 2017, ["Ashish Vaswani", "Noam Shazeer"], "We propose the {Transformer}."

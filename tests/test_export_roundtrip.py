@@ -39,7 +39,7 @@ def test_json_export_imports_back_losslessly_for_a_new_user(user, other_user):
     make_library(user)
     report = import_bytes(other_user, "lablog.json", export_json(user)).as_dict()
     assert report["failed"] == []
-    assert report["created"] == {"notes": 2, "papers": 2, "snippets": 3, "runs": 0}
+    assert report["created"] == {"notes": 2, "papers": 2, "snippets": 3, "runs": 0, "files": 0}
     assert comparable(other_user) == comparable(user)
     attention = Note.objects.get(user=other_user, title="Attention (final)")
     assert attention.version == 3
@@ -57,8 +57,8 @@ def test_importing_the_same_export_twice_changes_nothing(user, other_user):
     data = export_json(user)
     import_bytes(other_user, "lablog.json", data)
     again = import_bytes(other_user, "lablog.json", data).as_dict()
-    assert again["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0}
-    assert again["updated"] == {"notes": 2, "papers": 2, "snippets": 3, "runs": 0}
+    assert again["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0, "files": 0}
+    assert again["updated"] == {"notes": 2, "papers": 2, "snippets": 3, "runs": 0, "files": 0}
     assert comparable(other_user) == comparable(user)
 
 

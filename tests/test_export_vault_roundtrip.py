@@ -73,7 +73,7 @@ def test_vault_into_the_same_account_creates_nothing(corpus):
               Snippet.objects.filter(note__user=corpus).count())
     report = import_bytes(corpus, "vault.zip", export_markdown_zip(corpus)).as_dict()
     assert report["failed"] == []
-    assert report["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0}
+    assert report["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0, "files": 0}
     assert (Note.objects.for_user(corpus).count(), Paper.objects.for_user(corpus).count(),
             Snippet.objects.filter(note__user=corpus).count()) == counts
     assert not Note.objects.for_user(corpus).filter(version__gt=1).exists()

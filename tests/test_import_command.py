@@ -24,8 +24,8 @@ def test_import_command_prints_the_report_as_json_on_its_last_line(user, tmp_pat
                    "[2101.03961] Switch Transformers\nSparse experts.\n")
     out, err = run_import(str(log), "--user", user.username, "--json")
     report = json.loads(out.strip().splitlines()[-1])
-    assert report["created"] == {"notes": 2, "papers": 2, "snippets": 0, "runs": 0}
-    assert report["updated"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0}
+    assert report["created"] == {"notes": 2, "papers": 2, "snippets": 0, "runs": 0, "files": 0}
+    assert report["updated"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0, "files": 0}
     assert report["failed"] == []
     assert "2/2" in err  # the progress bar
     assert Note.objects.get(user=user, paper__arxiv_id="2305.01625").body == "kNN over the encoder states."

@@ -56,7 +56,7 @@ def test_reimporting_the_research_log_updates_instead_of_duplicating(user):
     import_path(user, path)
     papers = Paper.objects.for_user(user).count()
     report = import_path(user, path).as_dict()
-    assert report["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0}
+    assert report["created"] == {"notes": 0, "papers": 0, "snippets": 0, "runs": 0, "files": 0}
     assert report["updated"]["notes"] == 143
     assert Note.objects.for_user(user).count() == 143
     assert Paper.objects.for_user(user).count() == papers

@@ -87,4 +87,4 @@ def test_folder_import_reads_markdown_and_bibtex_files(user, tmp_path):
     (tmp_path / ".obsidian").mkdir()
     (tmp_path / ".obsidian" / "workspace.md").write_text("app state, not a note")
     report = import_path(user, tmp_path).as_dict()
-    assert report["created"] == {"notes": 1, "papers": 1, "snippets": 0, "runs": 0}
+    assert report["created"] == {"notes": 1, "papers": 1, "snippets": 0, "runs": 0, "files": 0}

@@ -65,7 +65,7 @@ def snippets_of(user) -> list[tuple]:
 
 def test_snippets_section_becomes_the_notes_snippets_and_leaves_the_body(user):
     report = import_bytes(user, "vault.zip", vault(NOTE)).as_dict()
-    assert report["created"] == {"notes": 1, "papers": 0, "snippets": 3, "runs": 0} and report["failed"] == []
+    assert report["created"] == {"notes": 1, "papers": 0, "snippets": 3, "runs": 0, "files": 0} and report["failed"] == []
     assert snippets_of(user) == [
         ("quote", "Attention is all you need", "p. 1", "", "", ""),
         ("code", "softmax(q @ k.T)", "", "python", "", "The core of it."),

@@ -71,11 +71,14 @@ def test_links_between_notion_pages_become_links_between_the_notes(user, client)
     assert "[paper](https://arxiv.org/abs/2207.12598)" in reading.body
     assert f"[nowhere](Missing%20page%20{OTHER_ID}.md)" in cfg.body
     assert f'link = "[x](../Reading%20diffusion%20papers%20{READING_ID}.md)"' in cfg.body
-    assert any("Untitled.png" in n["message"] for n in report["notices"])
+    # The page's image is in the export: it is the note's file, shown where the page showed it.
+    assert report["created"]["files"] == 1
+    assert reading.attachments.get().name == f"Reading diffusion papers {READING_ID}/Untitled.png"
     client.force_login(user)
     page = client.get(reading.get_absolute_url()).content.decode()
     assert "Classifier-free guidance</a>" in page
     assert page.count("<h1") == 1  # the title, once
+    assert f'<img src="/notes/{reading.pk}/files/Reading%20diffusion%20papers%20{READING_ID}/Untitled.png"' in page
 
 
 def test_a_large_notion_export_split_into_zips_within_a_zip_comes_in_whole(user):

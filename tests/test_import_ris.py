@@ -75,4 +75,4 @@ def test_a_ris_file_in_a_zipped_vault_brings_its_papers(user):
         archive.writestr("refs/library.ris", RIS)
         archive.writestr("Guidance.md", "Notes on guidance.")
     report = import_bytes(user, "vault.zip", buffer.getvalue()).as_dict()
-    assert report["created"] == {"notes": 1, "papers": 2, "snippets": 0, "runs": 0}
+    assert report["created"] == {"notes": 1, "papers": 2, "snippets": 0, "runs": 0, "files": 0}

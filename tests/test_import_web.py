@@ -30,7 +30,7 @@ def test_uploaded_file_is_imported_by_a_worker_and_reported(celery_worker, auth_
     html = final.content.decode()
     assert 'data-status="done"' in html and "hx-trigger" not in html
     job.refresh_from_db()
-    assert job.report["created"] == {"notes": 2, "papers": 2, "snippets": 0, "runs": 0}
+    assert job.report["created"] == {"notes": 2, "papers": 2, "snippets": 0, "runs": 0, "files": 0}
     assert job.payload == b"" or bytes(job.payload) == b""
     assert Note.objects.filter(user=user, paper__arxiv_id="2305.01625").count() == 1
 

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from exchange.importers import blog_feed, bibtex, lablog_json, markdown, paper_list, research_log, ris
 from exchange.importers.base import Context, Item, ItemError, Report, decode, run_items
+from notes.attachments import FILE_SUFFIXES
 
 FORMATS = {
     "log": "Research log (plain text)",
@@ -30,6 +31,8 @@ _TEXT_IMPORTERS = {
 Progress = Callable[[int, int], None]
 # Files of references in a vault or folder: their papers come in with its notes.
 _REFERENCE_FILES = {".bib": bibtex.items, ".ris": ris.items}
+# What a vault's notes are made of: their text, the references beside them, the files they show.
+_READ_SUFFIXES = (*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES, *FILE_SUFFIXES)
 
 
 def detect(name: str, data: bytes) -> str:
@@ -101,7 +104,7 @@ def _read_archive(data: bytes, report: Report, caps: _Caps, inside: str = "") ->
             report.fail(entry.filename, f"inflates {entry.file_size // max(entry.compress_size, 1):,}×: refused as a zip bomb")
             continue
         inner_zip = not inside and entry.filename.lower().endswith(".zip")
-        if not inner_zip and not entry.filename.lower().endswith((*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)):
+        if not inner_zip and not entry.filename.lower().endswith(_READ_SUFFIXES):
             continue
         # Read no more than the budget left, whatever the header claims (headers can lie).
         try:
@@ -124,7 +127,8 @@ def _read_archive(data: bytes, report: Report, caps: _Caps, inside: str = "") ->
 
 
 def _file_items(files: list[tuple[str, bytes]], report: Report) -> list[Item]:
-    """Markdown files of a vault become notes, `.bib` and `.ris` files in it papers."""
+    """Markdown files of a vault become notes, `.bib` and `.ris` files in it papers, images and
+    PDFs the notes' files."""
     items = []
     for path, content in files:
         reader = _REFERENCE_FILES.get(PurePosixPath(path.lower()).suffix)
@@ -133,7 +137,8 @@ def _file_items(files: list[tuple[str, bytes]], report: Report) -> list[Item]:
                 items += reader(decode(content, path), path)
             except ItemError as exc:
                 report.fail(path, str(exc))
-    return items + markdown.items([(p, c) for p, c in files if p.lower().endswith(markdown.MARKDOWN_SUFFIXES)])
+    notes = [(p, c) for p, c in files if p.lower().endswith(markdown.MARKDOWN_SUFFIXES)]
+    return items + markdown.items(notes, {p: c for p, c in files if p.lower().endswith(FILE_SUFFIXES)})
 
 
 def build_items(name: str, data: bytes, fmt: str, report: Report) -> list[Item]:
@@ -166,7 +171,7 @@ def import_path(user, path: Path, fmt: str | None = None, progress: Progress | N
     files = [
         (p.relative_to(path).as_posix(), p.read_bytes())
         for p in sorted(path.rglob("*"))
-        if p.is_file() and p.suffix.lower() in (*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)
+        if p.is_file() and p.name.lower().endswith(_READ_SUFFIXES)
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
     ]
     return run_items(Context(user=user, report=report), _file_items(files, report), progress)

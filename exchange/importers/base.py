@@ -5,6 +5,8 @@ An importer turns its input into a list of `Item`s; `run_items` saves each in it
 own transaction, so a bad item fails alone and nothing is ever half-written.
 """
 
+import base64
+import binascii
 import hashlib
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from django.db import models, transaction
 from notes import arxiv, signals
 from notes.models import Note, Paper, Snippet, derive_title, validate_body
 
-KINDS = ("notes", "papers", "snippets", "runs")
+KINDS = ("notes", "papers", "snippets", "runs", "files")
 
 
 class ItemError(Exception):
@@ -31,6 +33,18 @@ def iso_date(value):
         return datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ItemError(f"{value!r} is not an ISO date") from None
+
+
+def file_bytes(entry: dict, what: str) -> bytes:
+    """The bytes of an exported file (`exchange.run_export.file_data`), checked against their SHA-256."""
+    try:
+        data = base64.b64decode(entry.get("data") or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise ItemError(f"{what} {entry.get('name')!r}: its data is not base64") from None
+    digest = entry.get("sha256")
+    if digest and hashlib.sha256(data).hexdigest() != digest:
+        raise ItemError(f"{what} {entry.get('name')!r} is damaged (its SHA-256 does not match)")
+    return data
 
 
 @dataclass

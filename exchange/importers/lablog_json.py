@@ -1,6 +1,6 @@
 """Lablog JSON (exchange.exporters.export_data): restored as it was, versions,
-revisions, snippets, dates, tags, dismissed suggestions, runnables, runs and artifact
-bytes included, so export → import loses nothing.
+revisions, snippets, dates, tags, dismissed suggestions, runnables, runs, artifact bytes
+and the notes' files included, so export → import loses nothing.
 
 Into another account, items keep their exported key as source key (importing the file
 again updates them) and `run:N/…` references are renumbered to the new runs. Into the
@@ -11,11 +11,13 @@ is created twice, and a note edited since the export keeps its newer text.
 import json
 import re
 
+from django.core.exceptions import ValidationError
 from django.db.models import Max
 
 from exchange import exporters, origin
-from exchange.importers.base import Item, ItemError, iso_date, upsert_paper, upsert_snippet
+from exchange.importers.base import Item, ItemError, file_bytes, iso_date, upsert_paper, upsert_snippet
 from exchange.importers.lablog_runs import import_runnables
+from notes.attachments import reference_name, store
 from notes.models import Note, Paper, Revision, Snippet, Tag
 from search.models import DismissedRelated
 
@@ -164,11 +166,29 @@ def _note_saver(entry, source):
             if snip.get("created"):
                 Snippet.objects.filter(pk=snippet.pk).update(created=iso_date(snip["created"]))
             saved.append(("snippets", snippet_created))
+        saved += _import_files(ctx, note, entry)
         if changed or created:
             note.notify_changed()
         return saved
 
     return save
+
+
+def _import_files(ctx, note, entry) -> list[tuple[str, bool]]:
+    """The note's files, by name; one it already has with the same bytes is left alone."""
+    saved = []
+    for file in entry.get("files") or []:
+        name = reference_name(file.get("name") or "") if isinstance(file, dict) else None
+        if not name:
+            raise ItemError(f"a file of its files has no usable name: {str(file)[:80]!r}")
+        try:
+            created = store(note, name, file_bytes(file, "file"))
+        except ValidationError as exc:
+            ctx.report.notice(_label(entry), f"{exc.messages[0]} It was left out.")
+            continue
+        if created is not None:
+            saved.append(("files", created))
+    return saved
 
 
 def _restore(ctx, note, entry, body, tags, paper, version, keep_current: bool) -> bool:

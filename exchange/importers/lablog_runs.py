@@ -10,30 +10,15 @@ A run that was queued or running when exported is not sent to a worker here: it 
 failed, saying so, and can be re-run with one click.
 """
 
-import base64
-import binascii
-import hashlib
-
 from django.db import transaction
 
 from exchange import origin
-from exchange.importers.base import ItemError, iso_date
+from exchange.importers.base import ItemError, file_bytes, iso_date
 from exchange.run_export import RUN_FIELDS, RUN_TIMES
 from workers.models import Run, RunArtifact, Runnable
 from workers.signals import run_finished
 
 INTERRUPTED = "interrupted: it was {status} when exported, so it was imported as failed"
-
-
-def _artifact_bytes(entry: dict) -> bytes:
-    try:
-        data = base64.b64decode(entry.get("data") or "", validate=True)
-    except (binascii.Error, ValueError):
-        raise ItemError(f"artifact {entry.get('name')!r}: its data is not base64") from None
-    digest = entry.get("sha256")
-    if digest and hashlib.sha256(data).hexdigest() != digest:
-        raise ItemError(f"artifact {entry.get('name')!r} is damaged (its SHA-256 does not match)")
-    return data
 
 
 def _runnable(note, entry: dict, same_account: bool) -> tuple[Runnable, bool]:
@@ -97,7 +82,7 @@ def import_runnables(ctx, note, entries, same_account: bool) -> list[tuple[str, 
             for artifact in run_entry.get("artifacts") or []:
                 if not isinstance(artifact, dict) or artifact.get("name") in have:
                     continue
-                data = _artifact_bytes(artifact)
+                data = file_bytes(artifact, "artifact")
                 try:
                     stored = RunArtifact.store(run, str(artifact.get("name")), data,
                                                str(artifact.get("content_type") or "application/octet-stream"))

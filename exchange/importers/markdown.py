@@ -2,8 +2,11 @@
 
 YAML front matter gives the title, tags, date and aliases; inline `#tags` are
 tags too; `[[wiki-links]]` (also `[[target|label]]`) that name another imported
-file or one of its aliases are rewritten to that note's title, so they stay links
-between the imported notes. Relative images are not imported: the report notes them.
+file or one of its aliases, and relative Markdown links to another imported file
+(`[label](Other%20note.md)`), are rewritten to that note's title, so they stay links
+between the imported notes. Notion's export is read as its pages (`notion`).
+Images and PDFs the notes show or link to, when the vault has them, become the notes'
+files (`notes.attachments`); the report names the ones it does not have.
 A `## Snippets` section (as Lablog's own export writes it) becomes the note's snippets;
 importing again makes them exactly what the file lists. The `## Paper` section the export
 appends names the note's paper (by citation key) and is not kept in the body, so
@@ -17,6 +20,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from exchange import origin
@@ -25,6 +29,7 @@ from exchange.importers import notion
 from exchange.importers.base import Item, ItemError, add_snippets, decode, key, replace_snippets, upsert_note
 from exchange.importers.markdown_snippets import split_snippets
 from notes import arxiv
+from notes.attachments import FILE_SUFFIXES, reference_name, store
 from notes.models import Note, Paper, Snippet, parse_tags
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -40,7 +45,6 @@ _URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 _PAPER_SECTION = re.compile(
     r"\n*^## Paper[ \t]*\n\n[^\n]* \[@(?P<citation>[^\]\s]+)\](?: <[^>\s]+>)?[ \t]*\n*\Z", re.MULTILINE
 )
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".pdf")
 
 
 def _as_list(value) -> list[str]:
@@ -161,18 +165,23 @@ def _outside_code(body: str, rewrite) -> str:
     return "".join(out + [rewrite(body[start:])])
 
 
-def local_images(body: str) -> list[str]:
-    """Image files the note shows from the vault (not http(s) URLs): they are not imported."""
-    found = [m.group("src") for m in _IMAGE.finditer(body) if not re.match(r"^[a-z]+:", m.group("src"), re.I)]
+def local_files(body: str) -> list[str]:
+    """Files the note shows or links to from the vault (not URLs), as the text writes them."""
+    found = [m.group("src") for m in _IMAGE.finditer(body)]
+    found += [
+        m.group("href") or m.group("angled") for m in _FILE_LINK.finditer(body)
+        if (m.group("href") or m.group("angled")).lower().endswith(FILE_SUFFIXES)
+    ]
     found += [
         m.group("target").strip() for m in _WIKILINK.finditer(body)
-        if m.group("embed") and m.group("target").strip().lower().endswith(_IMAGE_SUFFIXES)
+        if m.group("embed") and m.group("target").strip().lower().endswith(FILE_SUFFIXES)
     ]
-    return found
+    return list(dict.fromkeys(ref for ref in found if reference_name(ref)))
 
 
-def items(files: list[tuple[str, bytes]]) -> list[Item]:
-    """Items for the markdown files among (relative path, bytes); a file that cannot be read fails alone."""
+def items(files: list[tuple[str, bytes]], assets: dict[str, bytes] | None = None) -> list[Item]:
+    """Items for the markdown files among (relative path, bytes); a file that cannot be read fails alone.
+    `assets`: the other files of the vault by path (images, PDFs), which its notes' references take."""
     docs, broken = [], []
     for path, data in files:
         try:
@@ -184,7 +193,23 @@ def items(files: list[tuple[str, bytes]]) -> list[Item]:
         for name in [doc["stem"], doc["title"], *doc["aliases"]]:
             titles.setdefault(" ".join(name.split()).casefold(), doc["title"])
     paths = {posixpath.normpath(doc["path"]).casefold(): doc["title"] for doc in docs}
-    return broken + [Item(label=doc["path"], save=_saver(doc, titles, paths)) for doc in docs]
+    vault = _Vault(assets or {})
+    return broken + [Item(label=doc["path"], save=_saver(doc, titles, paths, vault)) for doc in docs]
+
+
+class _Vault:
+    """A vault's files, found as Obsidian finds them: by the path relative to the note, else
+    (an embed names a file anywhere in the vault) by file name, the shortest path first."""
+
+    def __init__(self, assets: dict[str, bytes]):
+        self.by_path = {posixpath.normpath(path).casefold(): data for path, data in assets.items()}
+        self.by_name = {}
+        for path in sorted(self.by_path, key=len):
+            self.by_name.setdefault(posixpath.basename(path), self.by_path[path])
+
+    def find(self, note_path: str, name: str) -> bytes | None:
+        beside = posixpath.normpath(posixpath.join(posixpath.dirname(note_path), name)).casefold()
+        return self.by_path.get(beside) or self.by_name.get(posixpath.basename(name).casefold())
 
 
 def _raiser(reason: str):
@@ -200,11 +225,9 @@ def _own_note(ctx, doc: dict) -> Note | None:
     return Note.objects.for_user(ctx.user).filter(pk=pk).first() if pk is not None else None
 
 
-def _saver(doc: dict, titles: dict, paths: dict):
+def _saver(doc: dict, titles: dict, paths: dict, vault: _Vault):
     def save(ctx):
         body = rewrite_file_links(rewrite_links(doc["body"], titles), doc["path"], paths)
-        for image in local_images(body):
-            ctx.report.notice(doc["path"], f"image {image} is not imported (only the link is kept)")
         papers = Paper.objects.for_user(ctx.user)
         paper = papers.filter(arxiv_id=doc["arxiv"]).first() if doc["arxiv"] else None
         if paper is None and doc["citation"]:
@@ -218,13 +241,33 @@ def _saver(doc: dict, titles: dict, paths: dict):
         if created and doc["updated"]:
             # A new note was last changed when the file says, not now.
             Note.objects.filter(pk=note.pk).update(updated=doc["updated"])
+        files = _attach_files(ctx, note, doc["path"], body, vault)
         snippets = doc["snippets"]
         if doc["lablog_key"] and not created:
             # A Lablog export of a note that is here: only snippets it no longer has are added back
             # (the ones it has may have been made by hand, without an import's key).
             have = {snippet_markdown(s) for s in note.snippets.all()}
             snippets = [s for s in snippets if snippet_markdown(Snippet(**s)) not in have]
-            return [("notes", created), *add_snippets(note, snippets, "md:snippet:")]
-        return [("notes", created), *replace_snippets(note, snippets, "md:snippet:")]
+            return [("notes", created), *files, *add_snippets(note, snippets, "md:snippet:")]
+        return [("notes", created), *files, *replace_snippets(note, snippets, "md:snippet:")]
 
     return save
+
+
+def _attach_files(ctx, note: Note, path: str, body: str, vault: _Vault) -> list[tuple[str, bool]]:
+    """The vault's files the note refers to become the note's files; the report names the others."""
+    rows = []
+    for reference in local_files(body):
+        name = reference_name(reference)
+        data = vault.find(path, name)
+        if data is None:
+            ctx.report.notice(path, f"{reference} is not in the import: only the reference is kept")
+            continue
+        try:
+            created = store(note, name, data)
+        except ValidationError as exc:
+            ctx.report.notice(path, f"{exc.messages[0]} Only the reference is kept.")
+            continue
+        if created is not None:
+            rows.append(("files", created))
+    return rows

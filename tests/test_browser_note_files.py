@@ -1,0 +1,63 @@
+"""An imported vault's images load on the note page in Chromium (under the page's CSP), and a
+Notion export's page reads as the page did, on a desktop and a phone, light and dark."""
+
+import io
+import zipfile
+
+import pytest
+from PIL import Image, ImageDraw
+
+from exchange.importers import import_bytes
+from notes.models import Note
+from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+PAGE_ID = "5f3c9a0e1d2b4c6a8e7f9b1c3d5e7f90"
+
+
+def figure() -> bytes:
+    """A 1200 px wide chart, wider than a phone: it must shrink to the column, not scroll."""
+    image = Image.new("RGB", (1200, 500), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(12):
+        draw.rectangle([40 + i * 95, 460 - i * 30, 110 + i * 95, 460], fill=(30, 90 + i * 12, 200))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def notion_export() -> bytes:
+    page_text = (
+        "# Reading: guidance sweeps\n\nCreated: March 4, 2024 3:12 PM\nTags: diffusion, guidance\nStatus: Done\n\n"
+        "FID against guidance scale, from the sweep:\n\n"
+        f"![FID by scale](Reading%20guidance%20sweeps%20{PAGE_ID}/fid%20by%20scale.png)\n\n"
+        "Pasted: ![[Pasted image 20240304101500.png]]\n"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"Export/Reading guidance sweeps {PAGE_ID}.md", page_text)
+        archive.writestr(f"Export/Reading guidance sweeps {PAGE_ID}/fid by scale.png", figure())
+        archive.writestr("Export/Pasted image 20240304101500.png", figure())
+    return buffer.getvalue()
+
+
+def test_an_imported_notes_images_load_on_its_page_and_fit_a_phone(logged_in_page, user):
+    report = import_bytes(user, "Export.zip", notion_export()).as_dict()
+    assert report["created"]["files"] == 2
+    note = Note.objects.get(user=user)
+    page = logged_in_page
+    page.goto(note.get_absolute_url())
+    images = page.locator(".prose img")
+    assert images.count() == 2
+    # Loaded (not blocked by the CSP, not a broken link): the browser decoded their pixels.
+    assert images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)") == [1200, 1200]
+    assert page.locator("h1").inner_text() == "Reading: guidance sweeps"
+    assert page.locator(".prose li").first.inner_text() == "Status: Done"
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            screenshot(page, f"note-files-{width}-{scheme}.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert images.evaluate_all("imgs => imgs.every(i => i.getBoundingClientRect().right <= innerWidth)")
