@@ -1,5 +1,6 @@
-"""An imported vault's images load on the note page in Chromium (under the page's CSP), and a
-Notion export's page reads as the page did, on a desktop and a phone, light and dark."""
+"""A Notion export uploaded on the Import page (a real worker imports it): its images load on the
+note page in Chromium (under the page's CSP) and the page reads as it did in Notion, on a
+desktop and a phone, light and dark."""
 
 import io
 import zipfile
@@ -7,11 +8,13 @@ import zipfile
 import pytest
 from PIL import Image, ImageDraw
 
-from exchange.importers import import_bytes
+from playwright.sync_api import expect
+
 from notes.models import Note
 from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+from tests.test_browser_import import import_through_the_page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
 PAGE_ID = "5f3c9a0e1d2b4c6a8e7f9b1c3d5e7f90"
 
@@ -42,11 +45,18 @@ def notion_export() -> bytes:
     return buffer.getvalue()
 
 
-def test_an_imported_notes_images_load_on_its_page_and_fit_a_phone(logged_in_page, user):
-    report = import_bytes(user, "Export.zip", notion_export()).as_dict()
-    assert report["created"]["files"] == 2
-    note = Note.objects.get(user=user)
+def test_an_imported_notes_images_load_on_its_page_and_fit_a_phone(celery_worker, logged_in_page, user, tmp_path):
+    celery_worker(queues=["default"])
+    export = tmp_path / "Export.zip"
+    export.write_bytes(notion_export())
     page = logged_in_page
+    import_through_the_page(page, export)
+    expect(page.locator('.import-report tr.created [data-kind="files"]')).to_have_text("2")
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        screenshot(page, f"import-report-files-{width}.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    note = Note.objects.get(user=user)
     page.goto(note.get_absolute_url())
     images = page.locator(".prose img")
     assert images.count() == 2
