@@ -36,12 +36,16 @@ def reference_name(reference: str) -> str | None:
     return name[:500]
 
 
+def check_size(name: str, size: int) -> None:
+    limit = settings.NOTE_ATTACHMENT_MAX_BYTES
+    if size > limit:
+        raise ValidationError(f"{name} is {size:,} bytes, over the limit of {limit:,} for a note's file.")
+
+
 def store(note: Note, name: str, data: bytes) -> bool | None:
     """Keep `data` as the note's file `name`: True when created, False when replaced, None when
     the note already has exactly these bytes under that name."""
-    limit = settings.NOTE_ATTACHMENT_MAX_BYTES
-    if len(data) > limit:
-        raise ValidationError(f"{name} is {len(data):,} bytes, over the limit of {limit:,} for a note's file.")
+    check_size(name, len(data))
     digest = hashlib.sha256(data).hexdigest()
     existing = note.attachments.filter(name=name).first()
     if existing and existing.sha256 == digest:

@@ -2,7 +2,9 @@
 note page in Chromium (under the page's CSP) and the page reads as it did in Notion, on a
 desktop and a phone, light and dark."""
 
+import base64
 import io
+import re
 import zipfile
 
 import pytest
@@ -11,7 +13,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from notes.models import Note
-from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+from tests.browser import OUTPUT_DIR, browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
 from tests.test_browser_import import import_through_the_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -71,3 +73,57 @@ def test_an_imported_notes_images_load_on_its_page_and_fit_a_phone(celery_worker
             screenshot(page, f"note-files-{width}-{scheme}.png")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert images.evaluate_all("imgs => imgs.every(i => i.getBoundingClientRect().right <= innerWidth)")
+
+
+PASTE = """([b64, name]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], name, { type: "image/png" }));
+  const body = document.querySelector("textarea[name=body]");
+  body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+}"""
+
+
+def test_an_image_pasted_into_the_editor_is_attached_written_and_shown(logged_in_page, user):
+    note = Note.objects.create_note(user, title="Guidance sweep", body="Results: ")
+    page = logged_in_page
+    page.goto(f"/notes/{note.pk}/edit/")
+    body = page.locator("textarea[name=body]")
+    body.click()
+    page.keyboard.press("Control+End")
+    page.evaluate(PASTE, [base64.b64encode(figure()).decode(), "image.png"])
+    expect(page.locator(".attach-state")).to_have_text(re.compile(r"^Attached Pasted image \d{14}\.png\.$"))
+    expect(body).to_have_value(re.compile(r"^Results: !\[\[Pasted image \d{14}\.png\]\]$"))
+    preview = page.locator("#preview img")
+    expect(preview).to_have_count(1)
+    for _ in range(50):  # the preview's image loads after its HTML (the CSP forbids wait_for_function)
+        if preview.evaluate("i => i.complete && i.naturalWidth") == 1200:
+            break
+        page.wait_for_timeout(100)
+    assert preview.evaluate("i => i.naturalWidth") == 1200
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "saved", timeout=10_000)
+    note.refresh_from_db()
+    name = note.attachments.get().name
+    assert note.body == f"Results: ![[{name}]]"
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            screenshot(page, f"editor-pasted-image-{width}-{scheme}.png")
+    page.goto(note.get_absolute_url())
+    assert page.locator(".prose img").evaluate("i => i.naturalWidth") == 1200
+    expect(page.locator("#files .file-list li")).to_have_count(1)
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.locator("#files").scroll_into_view_if_needed()
+        page.screenshot(path=str(OUTPUT_DIR / f"note-files-section-{width}.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_pasting_an_image_into_a_note_not_yet_saved_says_what_to_do(logged_in_page, user):
+    page = logged_in_page
+    page.goto("/notes/new/")
+    page.evaluate(PASTE, [base64.b64encode(figure()).decode(), "chart.png"])
+    expect(page.locator(".attach-state")).to_have_text(
+        "Files can be attached once the note is saved: type a few words, then paste the image again.")
+    assert page.locator("textarea[name=body]").input_value() == ""

@@ -3,8 +3,10 @@ only to the owner, never as a document that could run script, and carried by bot
 
 import io
 import zipfile
+from html import unescape
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from exchange.exporters import export_json, export_markdown_zip
@@ -159,3 +161,56 @@ def test_deleting_a_note_deletes_its_files(imported):
     _, note = imported
     note.delete()
     assert not Attachment.objects.exists()
+
+
+def attach(client, note, name: str, data: bytes):
+    upload = SimpleUploadedFile(name, data)
+    return client.post(f"/notes/{note.pk}/files/", {"file": upload}, HTTP_HX_REQUEST="true")
+
+
+def test_a_file_attached_on_the_note_page_is_listed_and_can_be_shown_and_deleted(user, client):
+    note = Note.objects.create_note(user, title="Sweep", body="The grid: ![[grid.png]]")
+    client.force_login(user)
+    response = attach(client, note, "grid.png", MAP)
+    assert response.status_code == 200 and response["X-Attached-Name"] == "grid.png"
+    section = response.content.decode()
+    assert 'id="files"' in section and "grid.png" in section and "![[grid.png]]" in section
+    page = client.get(note.get_absolute_url()).content.decode()
+    assert f'<img src="/notes/{note.pk}/files/grid.png" alt="grid.png">' in page
+    # The same name again replaces the file; the text needs no change.
+    attach(client, note, "grid.png", image_bytes("PNG", "green"))
+    assert note.attachments.count() == 1 and bytes(note.attachments.get().data) != MAP
+    deleted = client.post(f"/notes/{note.pk}/files/grid.png/delete/", HTTP_HX_REQUEST="true")
+    assert deleted.status_code == 200 and not note.attachments.exists()
+    assert 'class="embedded-file"' in client.get(note.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("setup.exe", b"MZ", "“setup.exe” cannot be attached: a note keeps images (PNG, JPEG, GIF, WebP, SVG, BMP) and PDFs."),
+    ("big.png", b"\x89PNG" + b"0" * 60, "big.png is 64 bytes, over the limit of 50 for a note's file."),
+])
+def test_a_file_that_cannot_be_attached_is_refused_with_the_reason(user, client, settings, name, data, message):
+    settings.NOTE_ATTACHMENT_MAX_BYTES = 50
+    note = Note.objects.create_note(user, title="Sweep", body="")
+    client.force_login(user)
+    response = attach(client, note, name, data)
+    assert response.status_code == 422 and message in unescape(response.content.decode())
+    assert not note.attachments.exists()
+
+
+def test_another_account_cannot_attach_to_or_delete_from_a_note(imported, client, other_user):
+    _, note = imported
+    client.force_login(other_user)
+    assert attach(client, note, "x.png", MAP).status_code == 404
+    assert client.post(f"/notes/{note.pk}/files/files/talk.pdf/delete/").status_code == 404
+    assert note.attachments.count() == 3
+
+
+def test_the_editor_preview_shows_the_notes_files(imported, client, user, other_user):
+    _, note = imported
+    client.force_login(user)
+    body = "![[Pasted image 20240304.png]]"
+    preview = client.post("/notes/preview/", {"body": body, "note": note.pk}).content.decode()
+    assert f'src="/notes/{note.pk}/files/Pasted%20image%2020240304.png"' in preview
+    client.force_login(other_user)  # someone else's note id changes nothing
+    assert "/files/" not in client.post("/notes/preview/", {"body": body, "note": note.pk}).content.decode()

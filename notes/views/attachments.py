@@ -1,14 +1,22 @@
-"""A note's files, served only to the note's owner, never from a public media URL."""
+"""A note's files: served only to the note's owner (never from a public media URL), attached
+from the note page or pasted into the editor, and deleted from the note page."""
+
+import posixpath
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
 
 from lablog.images import SANDBOX_HEADERS
-from notes.attachments import served_type
+from notes.attachments import FILE_SUFFIXES, check_size, reference_name, served_type, store
 from notes.models import Attachment
 from notes.views.notes import own_note
+
+KINDS_ALLOWED = "images (PNG, JPEG, GIF, WebP, SVG, BMP) and PDFs"
 
 
 @login_required
@@ -19,7 +27,50 @@ def attachment(request, pk, name):
     data = bytes(item.data)
     content_type, inline = served_type(item, data)
     response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(not inline, item.name.rsplit("/", 1)[-1])
+    response["Content-Disposition"] = content_disposition_header(not inline, posixpath.basename(item.name))
     for header, value in SANDBOX_HEADERS.items():
         response[header] = value
     return response
+
+
+def render_files(request, note, *, error: str = "", added: str = "", status: int = 200):
+    """The note's Files section (what the attach and delete endpoints answer)."""
+    context = {"note": note, "files": note.attachments.order_by("name"), "file_error": error, "file_added": added}
+    return render(request, "notes/_files.html", context, status=status)
+
+
+@login_required
+@require_POST
+def attachment_add(request, pk):
+    """Attach an uploaded file under its own name (a file of that name is replaced); the
+    editor's paste and drop send here too and insert the reference this answers with."""
+    note = own_note(request, pk)
+    upload = request.FILES.get("file")
+    name = reference_name(posixpath.basename((upload.name if upload else "").replace("\\", "/")))
+    error = ""
+    if upload is None:
+        error = "Choose a file to attach."
+    elif not name or not name.lower().endswith(FILE_SUFFIXES):
+        error = f"“{upload.name[:80]}” cannot be attached: a note keeps {KINDS_ALLOWED}."
+    else:
+        try:
+            check_size(name, upload.size)  # before reading it into memory
+            store(note, name, upload.read())
+        except ValidationError as exc:
+            error = exc.messages[0]
+    if not request.htmx:
+        return redirect(f"{note.get_absolute_url()}#files")
+    response = render_files(request, note, error=error, added="" if error else name, status=422 if error else 200)
+    if not error:
+        response["X-Attached-Name"] = quote(name)  # the editor inserts ![[name]] for a pasted image
+    return response
+
+
+@login_required
+@require_POST
+def attachment_delete(request, pk, name):
+    note = own_note(request, pk)
+    note.attachments.filter(name=name).delete()
+    if not request.htmx:
+        return redirect(f"{note.get_absolute_url()}#files")
+    return render_files(request, note)

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from lablog.ids import parse_id
+from notes.attachments import show_in_html
 from notes.forms import EditNoteForm, NewNoteForm, NoteForm, SnippetForm
 from notes.models import EditConflict, Note, Paper
 from notes.rendering import extract_wikilinks, mark_missing_wikilinks, render_markdown, toggle_task
@@ -29,6 +30,7 @@ def note_detail(request, pk):
         "backlinks": note.backlinks().order_by("-updated"),
         "revision_count": note.revisions.count(),
         "snippet_form": SnippetForm(),
+        "files": note.attachments.order_by("name"),
     }
     return render(request, "notes/note.html", context)
 
@@ -114,9 +116,10 @@ def note_edit(request, pk):
 def note_preview(request):
     """The editor's live preview of the body as it would render."""
     body = request.POST.get("body", "")
-    html = mark_missing_wikilinks(
-        render_markdown(body), Note.objects.for_user(request.user).existing_keys(extract_wikilinks(body))
-    )
+    notes = Note.objects.for_user(request.user)
+    html = mark_missing_wikilinks(render_markdown(body), notes.existing_keys(extract_wikilinks(body)))
+    if note := notes.filter(pk=parse_id(request.POST.get("note"))).first():  # editing it: its files show
+        html = show_in_html(html, note)
     return render(request, "notes/_preview.html", {"preview_html": html})
 
 

@@ -1,5 +1,5 @@
 // Lablog's own behaviour: keyboard shortcuts, the editor's autosave and save state,
-// the edit-conflict choices, and which snippet fields show for a kind.
+// the edit-conflict choices, pasting images into the editor, and which snippet fields show for a kind.
 (function () {
   "use strict";
 
@@ -280,9 +280,76 @@
     });
   }
 
+  // --- Editor: paste or drop an image (or PDF) to attach it to the note and show it -----------
+  // The note's attach URL is on the save state once the note exists (a new note's first
+  // autosave creates it); the server answers with the name it kept, written as ![[name]].
+  function setupAttachOnPaste(form) {
+    const body = form.elements.body;
+    const status = form.querySelector(".attach-state");
+    if (!body || !status) return;
+    function say(text, error) {
+      status.textContent = text;
+      status.hidden = !text;
+      status.classList.toggle("error", Boolean(error));
+    }
+    function nameFor(file) {
+      // A pasted screenshot is "image.png" every time: name it as Obsidian does, by the time.
+      if (file.name && file.name !== "image.png") return file.name;
+      const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
+      return `Pasted image ${stamp}.${(file.type.split("/")[1] || "png").replace("jpeg", "jpg")}`;
+    }
+    function attach(files) {
+      const wanted = Array.from(files || []).filter(function (f) { return /^image\/|^application\/pdf$/.test(f.type); });
+      if (!wanted.length) return false;
+      const url = document.getElementById("save-state").dataset.attachUrl;
+      if (!url) {
+        say("Files can be attached once the note is saved: type a few words, then paste the image again.", true);
+        return true;
+      }
+      const token = form.elements.csrfmiddlewaretoken.value;
+      wanted.forEach(function (file) {
+        const data = new FormData();
+        data.append("file", file, nameFor(file));
+        say(`Attaching ${nameFor(file)}…`);
+        fetch(url, { method: "POST", body: data, headers: { "x-csrftoken": token, "hx-request": "true" }, credentials: "same-origin" })
+          .then(function (response) {
+            const name = response.headers.get("X-Attached-Name");
+            if (response.ok && name) return decodeURIComponent(name);
+            return response.text().then(function (html) {
+              const alert = new DOMParser().parseFromString(html, "text/html").querySelector("[role=alert]");
+              throw new Error(alert ? alert.textContent.trim() : `Not attached: the server answered ${response.status}.`);
+            });
+          })
+          .then(function (name) {
+            body.focus();
+            body.setRangeText(`![[${name}]]`, body.selectionStart, body.selectionEnd, "end");
+            body.dispatchEvent(new Event("input", { bubbles: true }));  // autosave and preview
+            say(`Attached ${name}.`);
+          })
+          .catch(function (error) {
+            // fetch() fails with a TypeError when the server cannot be reached; ours carry its reason.
+            say(error instanceof TypeError ? "Not attached: the server cannot be reached." : error.message, true);
+          });
+      });
+      return true;
+    }
+    body.addEventListener("paste", function (event) {
+      if (attach(event.clipboardData && event.clipboardData.files)) event.preventDefault();
+    });
+    body.addEventListener("dragover", function (event) {
+      if (event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files")) event.preventDefault();
+    });
+    body.addEventListener("drop", function (event) {
+      if (attach(event.dataTransfer && event.dataTransfer.files)) event.preventDefault();
+    });
+  }
+
   function init(root) {
     const editor = document.getElementById("editor");
-    if (editor) setupEditor(editor);
+    if (editor) {
+      setupEditor(editor);
+      setupAttachOnPaste(editor);
+    }
     setupSnippetFields(root);
   }
 
