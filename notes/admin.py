@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from lablog.admin import GuardedAdmin
-from notes.models import EditConflict, Note, NoteLink, Paper, Revision, Snippet, Tag, validate_tags
+from notes.models import Attachment, EditConflict, Note, NoteLink, Paper, Revision, Snippet, Tag, validate_tags
 
 
 # Links typed without a scheme are https (Django 6's default, without its deprecation warning).
@@ -56,6 +56,16 @@ class RevisionInline(admin.TabularInline):
         return False
 
 
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    fields = ["name", "content_type", "size", "sha256", "created"]
+    readonly_fields = fields  # the bytes are served by the note's file view, not edited in a form
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class NoteAdminForm(forms.ModelForm):
     class Meta:
         model = Note
@@ -77,7 +87,7 @@ class NoteAdmin(GuardedAdmin):
     fields = ["user", "title", "body", "tags", "paper", "searchable", "version", "created", "updated"]
     readonly_fields = ["version", "created", "updated"]
     filter_horizontal = ["tags"]
-    inlines = [SnippetInline, RevisionInline]
+    inlines = [SnippetInline, AttachmentInline, RevisionInline]
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

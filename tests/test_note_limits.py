@@ -60,7 +60,7 @@ def test_the_admin_refuses_too_many_tags_with_a_form_error(client, user):
     tags = [Tag.objects.create(user=user, name=name) for name in TOO_MANY]
     response = client.post(reverse("admin:notes_note_add"), {
         "user": user.pk, "title": "T", "body": "x", "tags": [t.pk for t in tags], "searchable": "on",
-        "snippets-TOTAL_FORMS": 0, "snippets-INITIAL_FORMS": 0, "revisions-TOTAL_FORMS": 0,
+        "snippets-TOTAL_FORMS": 0, "snippets-INITIAL_FORMS": 0, "attachments-TOTAL_FORMS": 0, "attachments-INITIAL_FORMS": 0, "revisions-TOTAL_FORMS": 0,
         "revisions-INITIAL_FORMS": 0,
     })
     assert response.status_code == 200 and "at most 64 tags" in response.content.decode()
