@@ -1,6 +1,7 @@
-"""The JSON API (django-ninja), mounted at /api/: notes, papers, snippets and search
-for the owner of a bearer token. Another user's ids are 404, a stale base_version
-is 409 (as in the web editor), a bad token 401, an oversized body 413."""
+"""The JSON API (django-ninja), mounted at /api/: notes, papers, snippets, notes' files
+(api/files.py), search, runnables and runs (api/runs.py) for the owner of a bearer token.
+Another user's ids are 404, a stale base_version is 409 (as in the web editor), a bad token
+401, an oversized body 413."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,7 +11,7 @@ from ninja import NinjaAPI, Path, Query, Router
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
-from api import runs
+from api import files, runs
 from api import schemas as s
 from api.models import ApiToken
 from exchange.uploads import declared_length
@@ -21,10 +22,17 @@ class PayloadTooLarge(Exception):
     pass
 
 
+def body_limit(request) -> int:
+    """A file upload (multipart) may carry a note's largest file; any other body API_MAX_BODY_BYTES."""
+    if request.content_type == "multipart/form-data":
+        return max(settings.API_MAX_BODY_BYTES, settings.NOTE_ATTACHMENT_MAX_BYTES + 64 * 1024)
+    return settings.API_MAX_BODY_BYTES
+
+
 class TokenAuth(HttpBearer):
     def __call__(self, request):
         # Checked before the body is read, so an oversized request costs nothing.
-        if declared_length(request) > settings.API_MAX_BODY_BYTES:
+        if declared_length(request) > body_limit(request):
             raise PayloadTooLarge()
         return super().__call__(request)
 
@@ -35,7 +43,7 @@ class TokenAuth(HttpBearer):
 api = NinjaAPI(
     title="Lablog API",
     version="1",
-    description="Notes, papers, snippets, search, runnables and runs. Authenticate with `Authorization: Bearer <token>` "
+    description="Notes, papers, snippets, a note's files, search, runnables and runs. Authenticate with `Authorization: Bearer <token>` "
     "(make one on the API tokens page).",
     auth=TokenAuth(),
     urls_namespace="api:v1",  # included under the `api` namespace of api/urls.py
@@ -46,7 +54,7 @@ api = NinjaAPI(
 @api.exception_handler(PayloadTooLarge)
 def _too_large(request, exc):
     return api.create_response(
-        request, {"detail": f"request body over {settings.API_MAX_BODY_BYTES:,} bytes"}, status=413
+        request, {"detail": f"request body over {body_limit(request):,} bytes"}, status=413
     )
 
 
@@ -269,5 +277,6 @@ def search(request, params: Query[s.SearchQuery]):
 
 api.add_router("/notes", notes)
 api.add_router("", runs.router)
+api.add_router("", files.router)
 api.add_router("/snippets", snippets)
 api.add_router("/papers", papers)

@@ -36,6 +36,18 @@ def reference_name(reference: str) -> str | None:
     return name[:500]
 
 
+KINDS_ALLOWED = "images (PNG, JPEG, GIF, WebP, SVG, BMP) and PDFs"
+
+
+def upload_name(filename: str) -> str:
+    """The name an uploaded file is kept under (its own, without folders); ValidationError
+    for a kind of file a note does not keep."""
+    name = reference_name(posixpath.basename((filename or "").replace("\\", "/")))
+    if not name or not name.lower().endswith(FILE_SUFFIXES):
+        raise ValidationError(f"“{(filename or '')[:80]}” cannot be attached: a note keeps {KINDS_ALLOWED}.")
+    return name
+
+
 def check_size(name: str, size: int) -> None:
     limit = settings.NOTE_ATTACHMENT_MAX_BYTES
     if size > limit:

@@ -4,6 +4,7 @@ from the note page or pasted into the editor, and deleted from the note page."""
 import posixpath
 from urllib.parse import quote
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -12,12 +13,9 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from lablog.images import SANDBOX_HEADERS
-from notes.attachments import FILE_SUFFIXES, check_size, reference_name, served_type, store
+from notes.attachments import check_size, served_type, store, upload_name
 from notes.models import Attachment
 from notes.views.notes import own_note
-
-KINDS_ALLOWED = "images (PNG, JPEG, GIF, WebP, SVG, BMP) and PDFs"
-
 
 @login_required
 def attachment(request, pk, name):
@@ -46,19 +44,18 @@ def attachment_add(request, pk):
     editor's paste and drop send here too and insert the reference this answers with."""
     note = own_note(request, pk)
     upload = request.FILES.get("file")
-    name = reference_name(posixpath.basename((upload.name if upload else "").replace("\\", "/")))
-    error = ""
-    if upload is None:
-        error = "Choose a file to attach."
-    elif not name or not name.lower().endswith(FILE_SUFFIXES):
-        error = f"“{upload.name[:80]}” cannot be attached: a note keeps {KINDS_ALLOWED}."
-    else:
-        try:
-            check_size(name, upload.size)  # before reading it into memory
-            store(note, name, upload.read())
-        except ValidationError as exc:
-            error = exc.messages[0]
-    if not request.htmx:
+    name, error = "", ""
+    try:
+        if upload is None:
+            raise ValidationError("Choose a file to attach.")
+        name = upload_name(upload.name)
+        check_size(name, upload.size)  # before reading it into memory
+        store(note, name, upload.read())
+    except ValidationError as exc:
+        error = exc.messages[0]
+    if not request.htmx:  # a browser without JavaScript: the reason on the note page
+        if error:
+            messages.error(request, error)
         return redirect(f"{note.get_absolute_url()}#files")
     response = render_files(request, note, error=error, added="" if error else name, status=422 if error else 200)
     if not error:
