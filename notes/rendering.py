@@ -31,7 +31,7 @@ from notes.obsidian_markdown import callouts_rule, comment_rule
 
 # Part of every note's cache key: bump it whenever a change here changes the HTML a body
 # renders to, and each note re-renders lazily the next time it is shown.
-RENDERER_VERSION = 4
+RENDERER_VERSION = 5
 
 # Addresses the rendered HTML links to, below settings.URL_PREFIX.
 WIKI_URL = "/notes/wiki/"
@@ -154,8 +154,12 @@ def _wikilink_rule(state, silent: bool) -> bool:
 
 
 def _render_embedded_file(self, tokens, idx, options, env):
+    # The note page shows the note's own file in its place (notes.attachments.show_in_html).
     name = escapeHtml(tokens[idx].meta["name"])
-    return f'<span class="embedded-file" title="A file the original note embedded; Lablog keeps notes, not files">{name}</span>'
+    return f'<span class="embedded-file" title="{_MISSING_FILE}">{name}</span>'
+
+
+_MISSING_FILE = "A file this note embeds but does not have: attach it under Files"
 
 
 def _render_wikilink(self, tokens, idx, options, env):

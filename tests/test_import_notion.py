@@ -1,13 +1,9 @@
 """Notion's "Markdown & CSV" export and vaults that link with Markdown links: the pages come in
 under their own titles, with their properties, and links between them stay links between notes."""
 
-import io
-import zipfile
-
-from django.urls import reverse
-
 from exchange.importers import import_bytes
 from notes.models import Note
+from tests.test_import_markdown import vault as zipped
 
 READING_ID, CFG_ID, OTHER_ID = "5f3c9a0e1d2b4c6a8e7f9b1c3d5e7f90", "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "ffeeddccbbaa99887766554433221100"
 ROOT = "Export-2b1e6c1a-7d0b-4d0e-9a37-5b0c1f3e9d11"
@@ -36,14 +32,6 @@ FILES = {
     f"{ROOT}/Reading diffusion papers {READING_ID}/Untitled.png": "\x89PNG",
     f"{ROOT}/Papers {OTHER_ID}.csv": "Name,Tags\nReading: diffusion papers,diffusion\n",
 }
-
-
-def zipped(files: dict[str, str | bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_a_notion_page_comes_in_under_its_title_with_its_properties(user):

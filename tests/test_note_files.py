@@ -12,6 +12,7 @@ from PIL import Image
 from exchange.exporters import export_json, export_markdown_zip
 from exchange.importers import import_bytes
 from notes.models import Attachment, Note
+from tests.test_import_markdown import vault as zipped
 
 NOTE = """# Attention
 
@@ -30,14 +31,6 @@ def image_bytes(fmt: str, color: str) -> bytes:
 
 
 MAP, PASTED, PDF = image_bytes("PNG", "red"), image_bytes("JPEG", "blue"), b"%PDF-1.4\n% a talk\n%%EOF\n"
-
-
-def zipped(files: dict) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def vault(**changes) -> bytes:
@@ -73,7 +66,7 @@ def test_a_vaults_images_and_pdfs_become_the_notes_files_shown_where_the_note_sh
     assert f'<img src="{base}images/attention%20map.png" alt="diagram">' in page
     assert f'<img src="{base}Pasted%20image%2020240304.png" alt="Pasted image 20240304.png">' in page
     assert f'<a href="{base}files/talk.pdf">slides</a>' in page
-    assert 'class="embedded-file" title="A file the original note embedded' in page  # missing.png
+    assert 'class="embedded-file" title="A file this note embeds but does not have' in page  # missing.png
     served = client.get(f"{base}images/attention%20map.png")
     assert (served.status_code, served["Content-Type"], served.content) == (200, "image/png", MAP)
     assert served["Content-Disposition"].startswith("inline") and "sandbox" in served["Content-Security-Policy"]
