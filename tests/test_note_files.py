@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from exchange.exporters import export_json, export_markdown_zip
-from exchange.importers import import_bytes
+from exchange.importers import import_bytes, import_path
 from notes.models import Attachment, Note
 from tests.test_import_markdown import vault as zipped
 
@@ -207,3 +207,19 @@ def test_the_editor_preview_shows_the_notes_files(imported, client, user, other_
     assert f'src="/notes/{note.pk}/files/Pasted%20image%2020240304.png"' in preview
     client.force_login(other_user)  # someone else's note id changes nothing
     assert "/files/" not in client.post("/notes/preview/", {"body": body, "note": note.pk}).content.decode()
+
+
+def test_a_vaults_files_no_note_refers_to_are_never_read_so_a_large_vault_still_comes_in(user, settings):
+    settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES = 2_000  # the notes' text fits; the vault's images do not
+    unused = {f"Vault/attachments/old {n}.png": image_bytes("PNG", "white") + bytes(2_000) for n in range(5)}
+    report = import_bytes(user, "vault.zip", vault(**unused)).as_dict()
+    assert report["failed"] == [] and report["created"]["notes"] == 1 and report["created"]["files"] == 3
+
+
+def test_a_folder_imported_from_disk_brings_its_notes_files(user, tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "attention map.png").write_bytes(MAP)
+    (tmp_path / "Attention.md").write_text("![diagram](images/attention%20map.png)")
+    report = import_path(user, tmp_path).as_dict()
+    assert report["created"]["files"] == 1
+    assert bytes(Note.objects.get(user=user).attachments.get(name="images/attention map.png").data) == MAP

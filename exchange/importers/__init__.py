@@ -13,7 +13,7 @@ from django.conf import settings
 
 from exchange.importers import blog_feed, bibtex, lablog_json, markdown, paper_list, research_log, ris
 from exchange.importers.base import Context, Item, ItemError, Report, decode, run_items
-from notes.attachments import FILE_SUFFIXES
+from notes.attachments import FILE_SUFFIXES, check_size
 
 FORMATS = {
     "log": "Research log (plain text)",
@@ -31,8 +31,8 @@ _TEXT_IMPORTERS = {
 Progress = Callable[[int, int], None]
 # Files of references in a vault or folder: their papers come in with its notes.
 _REFERENCE_FILES = {".bib": bibtex.items, ".ris": ris.items}
-# What a vault's notes are made of: their text, the references beside them, the files they show.
-_READ_SUFFIXES = (*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES, *FILE_SUFFIXES)
+# What a vault's notes are made of: their text and the references beside them.
+_TEXT_SUFFIXES = (*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)
 
 
 def detect(name: str, data: bytes) -> str:
@@ -69,10 +69,17 @@ def _unsafe(name: str) -> bool:
     return posix.startswith("/") or bool(re.match(r"^[A-Za-z]:", posix)) or ".." in posix.split("/")
 
 
-def read_zip(data: bytes, report: Report) -> list[tuple[str, bytes]]:
-    """The zip's files as (path, bytes), within the caps in settings; unsafe entries are reported and skipped.
-    A zip inside it is read too, once deep (Notion splits a large export into zips within a zip)."""
-    return _read_archive(data, report, _Caps())
+Vault = tuple[list[tuple[str, bytes]], dict[str, Callable[[], bytes]]]
+
+
+def read_zip(data: bytes, report: Report) -> Vault:
+    """The zip's text files as (path, bytes), within the caps in settings, and its images and PDFs
+    as path -> loader: only the ones a note refers to are ever read (a vault's other attachments
+    cost nothing). Unsafe entries are reported and skipped. A zip inside it is read too, once
+    deep (Notion splits a large export into zips within a zip)."""
+    texts, assets = [], {}
+    _read_archive(data, report, _Caps(), texts, assets)
+    return texts, assets
 
 
 class _Caps:
@@ -82,20 +89,19 @@ class _Caps:
         self.files, self.inflated_bytes = 0, settings.EXCHANGE_ZIP_MAX_UNCOMPRESSED_BYTES
 
 
-def _read_archive(data: bytes, report: Report, caps: _Caps, inside: str = "") -> list[tuple[str, bytes]]:
+def _read_archive(data: bytes, report: Report, caps: _Caps, texts: list, assets: dict, inside: str = "") -> None:
     """`inside`: the name of the zip this one was found in."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         if inside:
             report.fail(inside, "not a valid zip file: skipped")
-            return []
+            return
         raise ItemError("not a valid zip file") from None
     entries = [e for e in archive.infolist() if not e.is_dir()]
     caps.files += len(entries)
     if caps.files > settings.EXCHANGE_ZIP_MAX_FILES:
         raise ItemError(f"the zip holds {caps.files:,} files, over the limit of {settings.EXCHANGE_ZIP_MAX_FILES:,}")
-    files = []
     for entry in entries:
         if _unsafe(entry.filename):
             report.fail(entry.filename, "unsafe path in zip (absolute or with ..): skipped")
@@ -103,8 +109,12 @@ def _read_archive(data: bytes, report: Report, caps: _Caps, inside: str = "") ->
         if entry.file_size > max(entry.compress_size, 1) * settings.EXCHANGE_ZIP_MAX_RATIO and entry.file_size > 1_000_000:
             report.fail(entry.filename, f"inflates {entry.file_size // max(entry.compress_size, 1):,}×: refused as a zip bomb")
             continue
-        inner_zip = not inside and entry.filename.lower().endswith(".zip")
-        if not inner_zip and not entry.filename.lower().endswith(_READ_SUFFIXES):
+        name = entry.filename.lower()
+        if name.endswith(FILE_SUFFIXES):
+            assets[entry.filename] = _entry_loader(archive, entry)
+            continue
+        inner_zip = not inside and name.endswith(".zip")
+        if not inner_zip and not name.endswith(_TEXT_SUFFIXES):
             continue
         # Read no more than the budget left, whatever the header claims (headers can lie).
         try:
@@ -120,15 +130,39 @@ def _read_archive(data: bytes, report: Report, caps: _Caps, inside: str = "") ->
             )
         if not inner_zip:
             caps.inflated_bytes -= len(content)
-            files.append((entry.filename, content))
+            texts.append((entry.filename, content))
         else:  # its files count against the caps as they are read
-            files += _read_archive(content, report, caps, inside=entry.filename)
-    return files
+            _read_archive(content, report, caps, texts, assets, inside=entry.filename)
 
 
-def _file_items(files: list[tuple[str, bytes]], report: Report) -> list[Item]:
+def _entry_loader(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> Callable[[], bytes]:
+    """Reads the entry when a note refers to it, never past a note file's size limit."""
+
+    def load() -> bytes:
+        check_size(entry.filename, entry.file_size)
+        try:
+            with archive.open(entry) as fh:
+                data = fh.read(settings.NOTE_ATTACHMENT_MAX_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ItemError(f"{entry.filename} is damaged in the zip ({exc})") from None
+        check_size(entry.filename, len(data))  # the header said less
+        return data
+
+    return load
+
+
+def _path_loader(path: Path) -> Callable[[], bytes]:
+    def load() -> bytes:
+        check_size(path.name, path.stat().st_size)
+        return path.read_bytes()
+
+    return load
+
+
+def _file_items(vault: Vault, report: Report) -> list[Item]:
     """Markdown files of a vault become notes, `.bib` and `.ris` files in it papers, images and
-    PDFs the notes' files."""
+    PDFs the notes refer to the notes' files."""
+    files, assets = vault
     items = []
     for path, content in files:
         reader = _REFERENCE_FILES.get(PurePosixPath(path.lower()).suffix)
@@ -138,7 +172,7 @@ def _file_items(files: list[tuple[str, bytes]], report: Report) -> list[Item]:
             except ItemError as exc:
                 report.fail(path, str(exc))
     notes = [(p, c) for p, c in files if p.lower().endswith(markdown.MARKDOWN_SUFFIXES)]
-    return items + markdown.items(notes, {p: c for p, c in files if p.lower().endswith(FILE_SUFFIXES)})
+    return items + markdown.items(notes, assets)
 
 
 def build_items(name: str, data: bytes, fmt: str, report: Report) -> list[Item]:
@@ -168,10 +202,10 @@ def import_path(user, path: Path, fmt: str | None = None, progress: Progress | N
     if not path.is_dir():
         return import_bytes(user, path.name, path.read_bytes(), fmt, progress)
     report = Report()
-    files = [
-        (p.relative_to(path).as_posix(), p.read_bytes())
-        for p in sorted(path.rglob("*"))
-        if p.is_file() and p.name.lower().endswith(_READ_SUFFIXES)
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    found = [
+        (p.relative_to(path).as_posix(), p) for p in sorted(path.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
     ]
-    return run_items(Context(user=user, report=report), _file_items(files, report), progress)
+    texts = [(name, p.read_bytes()) for name, p in found if name.lower().endswith(_TEXT_SUFFIXES)]
+    assets = {name: _path_loader(p) for name, p in found if name.lower().endswith(FILE_SUFFIXES)}
+    return run_items(Context(user=user, report=report), _file_items((texts, assets), report), progress)

@@ -17,6 +17,7 @@ import datetime as dt
 import posixpath
 import re
 from pathlib import PurePosixPath
+from typing import Callable
 from urllib.parse import unquote
 
 import yaml
@@ -179,9 +180,9 @@ def local_files(body: str) -> list[str]:
     return list(dict.fromkeys(ref for ref in found if reference_name(ref)))
 
 
-def items(files: list[tuple[str, bytes]], assets: dict[str, bytes] | None = None) -> list[Item]:
+def items(files: list[tuple[str, bytes]], assets: dict[str, Callable[[], bytes]] | None = None) -> list[Item]:
     """Items for the markdown files among (relative path, bytes); a file that cannot be read fails alone.
-    `assets`: the other files of the vault by path (images, PDFs), which its notes' references take."""
+    `assets`: the vault's images and PDFs, path -> loader, read when a note refers to them."""
     docs, broken = [], []
     for path, data in files:
         try:
@@ -201,13 +202,13 @@ class _Vault:
     """A vault's files, found as Obsidian finds them: by the path relative to the note, else
     (an embed names a file anywhere in the vault) by file name, the shortest path first."""
 
-    def __init__(self, assets: dict[str, bytes]):
-        self.by_path = {posixpath.normpath(path).casefold(): data for path, data in assets.items()}
+    def __init__(self, assets: dict[str, Callable[[], bytes]]):
+        self.by_path = {posixpath.normpath(path).casefold(): load for path, load in assets.items()}
         self.by_name = {}
         for path in sorted(self.by_path, key=len):
             self.by_name.setdefault(posixpath.basename(path), self.by_path[path])
 
-    def find(self, note_path: str, name: str) -> bytes | None:
+    def find(self, note_path: str, name: str) -> Callable[[], bytes] | None:
         beside = posixpath.normpath(posixpath.join(posixpath.dirname(note_path), name)).casefold()
         return self.by_path.get(beside) or self.by_name.get(posixpath.basename(name).casefold())
 
@@ -259,14 +260,15 @@ def _attach_files(ctx, note: Note, path: str, body: str, vault: _Vault) -> list[
     rows = []
     for reference in local_files(body):
         name = reference_name(reference)
-        data = vault.find(path, name)
-        if data is None:
+        load = vault.find(path, name)
+        if load is None:
             ctx.report.notice(path, f"{reference} is not in the import: only the reference is kept")
             continue
         try:
-            created = store(note, name, data)
-        except ValidationError as exc:
-            ctx.report.notice(path, f"{exc.messages[0]} Only the reference is kept.")
+            created = store(note, name, load())
+        except (ValidationError, ItemError) as exc:
+            reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+            ctx.report.notice(path, f"{reason} Only the reference is kept.")
             continue
         if created is not None:
             rows.append(("files", created))
