@@ -11,8 +11,8 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from api.schemas import MAX_ID, Error
-from notes.attachments import check_size, store, upload_name
-from notes.models import Attachment, Note
+from notes.attachments import attach_upload
+from notes.models import Attachment, Note, note_files
 
 router = Router(tags=["files"])
 Id = Path(..., ge=1, le=MAX_ID)
@@ -39,17 +39,15 @@ def _note(request, note_id: int) -> Note:
 
 @router.get("/notes/{note_id}/files", response={200: list[FileOut], **ERRORS})
 def list_files(request, note_id: int = Id):
-    return [_out(item) for item in _note(request, note_id).attachments.order_by("name").defer("data")]
+    return [_out(item) for item in note_files(_note(request, note_id))]
 
 
 @router.post("/notes/{note_id}/files", response={200: FileOut, 201: FileOut, **ERRORS})
 def attach_file(request, note_id: int = Id, file: UploadedFile = File(...)):
     """Kept under the file's own name: 201 when new, 200 when it replaced (or equals) the file of that name."""
     note = _note(request, note_id)
-    name = upload_name(file.name)  # a ValidationError is the API's 422
-    check_size(name, file.size)
-    created = store(note, name, file.read())
-    return Status(201 if created else 200, _out(note.attachments.get(name=name)))
+    name, created = attach_upload(note, file)  # a ValidationError is the API's 422
+    return Status(201 if created else 200, _out(note_files(note).get(name=name)))
 
 
 @router.get("/notes/{note_id}/files/{path:name}", response={200: None, **ERRORS})

@@ -65,6 +65,9 @@ class AttachmentInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("data")
+
 
 class NoteAdminForm(forms.ModelForm):
     class Meta:

@@ -21,22 +21,20 @@ from notes.models import Attachment, Note
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp")
 FILE_SUFFIXES = (*IMAGE_SUFFIXES, ".pdf")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+KINDS_ALLOWED = "images (PNG, JPEG, GIF, WebP, SVG, BMP) and PDFs"
+URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 
 
 def reference_name(reference: str) -> str | None:
     """The attachment name a reference in a note's text means (`images/a%20b.png` ->
     `images/a b.png`), or None for an address elsewhere (a URL, an absolute path, `..`)."""
     reference = unescape(reference).strip()
-    if not reference or _SCHEME.match(reference) or reference.startswith(("/", "#")):
+    if not reference or URL_SCHEME.match(reference) or reference.startswith(("/", "#")):
         return None
     name = posixpath.normpath(unquote(reference.split("#", 1)[0].split("?", 1)[0]).removeprefix("./"))
     if name in (".", "") or name.startswith("../") or name == "..":
         return None
     return name[:500]
-
-
-KINDS_ALLOWED = "images (PNG, JPEG, GIF, WebP, SVG, BMP) and PDFs"
 
 
 def upload_name(filename: str) -> str:
@@ -59,13 +57,21 @@ def store(note: Note, name: str, data: bytes) -> bool | None:
     the note already has exactly these bytes under that name."""
     check_size(name, len(data))
     digest = hashlib.sha256(data).hexdigest()
-    existing = note.attachments.filter(name=name).first()
-    if existing and existing.sha256 == digest:
+    existing = note.attachments.filter(name=name).values_list("sha256", flat=True).first()
+    if existing == digest:
         return None
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     fields = {"content_type": content_type, "size": len(data), "sha256": digest, "data": data}
     Attachment.objects.update_or_create(note=note, name=name, defaults=fields)
     return existing is None
+
+
+def attach_upload(note: Note, upload) -> tuple[str, bool | None]:
+    """An uploaded file (the note page, the editor's paste, the API) kept under its own name:
+    (name, what `store` says); ValidationError for another kind of file or one over the limit."""
+    name = upload_name(upload.name)
+    check_size(name, upload.size)  # before reading it into memory
+    return name, store(note, name, upload.read())
 
 
 def served_type(attachment: Attachment, data: bytes) -> tuple[str, bool]:

@@ -427,6 +427,11 @@ class Attachment(models.Model):
         return reverse("notes:attachment", args=[self.note_id, self.name])
 
 
+def note_files(note: Note):
+    """A note's files by name, without their bytes (what lists of them show)."""
+    return note.attachments.order_by("name").defer("data")
+
+
 class Snippet(models.Model):
     QUOTE, CODE, EQUATION, LINK = "quote", "code", "equation", "link"
     KIND_CHOICES = [(QUOTE, "Quote"), (CODE, "Code"), (EQUATION, "Equation"), (LINK, "Link")]

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from notes.models import Note
-from tests.browser import OUTPUT_DIR, browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+from tests.browser import browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
 from tests.test_browser_import import import_through_the_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -47,17 +47,26 @@ def notion_export() -> bytes:
     return buffer.getvalue()
 
 
+def shoot_both_widths_and_schemes(page, name: str) -> None:
+    """Screenshots at a desktop's and a phone's width, light and dark; neither scrolls sideways."""
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            screenshot(page, f"{name}-{width}-{scheme}.png")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def test_an_imported_notes_images_load_on_its_page_and_fit_a_phone(celery_worker, logged_in_page, user, tmp_path):
     celery_worker(queues=["default"])
     export = tmp_path / "Export.zip"
     export.write_bytes(notion_export())
     page = logged_in_page
+    page.goto("/exchange/import/")
+    shoot_both_widths_and_schemes(page, "import-page")
     import_through_the_page(page, export)
     expect(page.locator('.import-report tr.created [data-kind="files"]')).to_have_text("2")
-    for width in (1366, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        screenshot(page, f"import-report-files-{width}.png")
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot_both_widths_and_schemes(page, "import-report-files")
     note = Note.objects.get(user=user)
     page.goto(note.get_absolute_url())
     images = page.locator(".prose img")
@@ -66,13 +75,8 @@ def test_an_imported_notes_images_load_on_its_page_and_fit_a_phone(celery_worker
     assert images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)") == [1200, 1200]
     assert page.locator("h1").inner_text() == "Reading: guidance sweeps"
     assert page.locator(".prose li").first.inner_text() == "Status: Done"
-    for width in (1366, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        for scheme in ("light", "dark"):
-            page.emulate_media(color_scheme=scheme)
-            screenshot(page, f"note-files-{width}-{scheme}.png")
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert images.evaluate_all("imgs => imgs.every(i => i.getBoundingClientRect().right <= innerWidth)")
+    shoot_both_widths_and_schemes(page, "note-files")
+    assert images.evaluate_all("imgs => imgs.every(i => i.getBoundingClientRect().right <= innerWidth)")
 
 
 PASTE = """([b64, name]) => {
@@ -105,19 +109,12 @@ def test_an_image_pasted_into_the_editor_is_attached_written_and_shown(logged_in
     note.refresh_from_db()
     name = note.attachments.get().name
     assert note.body == f"Results: ![[{name}]]"
-    for width in (1366, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        for scheme in ("light", "dark"):
-            page.emulate_media(color_scheme=scheme)
-            screenshot(page, f"editor-pasted-image-{width}-{scheme}.png")
+    shoot_both_widths_and_schemes(page, "editor-pasted-image")
     page.goto(note.get_absolute_url())
     assert page.locator(".prose img").evaluate("i => i.naturalWidth") == 1200
     expect(page.locator("#files .file-list li")).to_have_count(1)
-    for width in (1366, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.locator("#files").scroll_into_view_if_needed()
-        page.screenshot(path=str(OUTPUT_DIR / f"note-files-section-{width}.png"))
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.locator("#files summary").click()  # the attach form open
+    shoot_both_widths_and_schemes(page, "note-files-section")
 
 
 def test_pasting_an_image_into_a_note_not_yet_saved_says_what_to_do(logged_in_page, user):

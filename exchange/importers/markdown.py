@@ -30,7 +30,7 @@ from exchange.importers import notion
 from exchange.importers.base import Item, ItemError, add_snippets, decode, key, replace_snippets, upsert_note
 from exchange.importers.markdown_snippets import split_snippets
 from notes import arxiv
-from notes.attachments import FILE_SUFFIXES, reference_name, store
+from notes.attachments import FILE_SUFFIXES, URL_SCHEME, reference_name, store
 from notes.models import Note, Paper, Snippet, parse_tags
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -41,7 +41,6 @@ _INLINE_TAG = re.compile(r"(?<![\w/&#])#([A-Za-z][\w/-]*)")
 _WIKILINK = re.compile(r"(?P<embed>!?)\[\[(?P<target>[^\[\]|#]+)(?P<heading>#[^\[\]|]*)?(?:\|(?P<label>[^\[\]]*))?\]\]")
 _IMAGE = re.compile(r"!\[[^\]]*\]\((?P<src>[^)\s]+)[^)]*\)")
 _FILE_LINK = re.compile(r"(?<![!\]])\[(?P<label>[^\[\]|\n]*)\]\((?:<(?P<angled>[^<>\n]+)>|(?P<href>[^()\s]+))\)")
-_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 # The `## Paper` section Lablog's export appends last: `Title [@citationkey] <https://arxiv.org/abs/…>`.
 _PAPER_SECTION = re.compile(
     r"\n*^## Paper[ \t]*\n\n[^\n]* \[@(?P<citation>[^\]\s]+)\](?: <[^>\s]+>)?[ \t]*\n*\Z", re.MULTILINE
@@ -145,7 +144,7 @@ def rewrite_file_links(body: str, path: str, paths: dict[str, str]) -> str:
 
     def replace(match):
         href = match.group("angled") or match.group("href")
-        if _URL_SCHEME.match(href):
+        if URL_SCHEME.match(href):
             return match.group(0)
         target = unquote(href).partition("#")[0]
         title = paths.get(posixpath.normpath((folder / target).as_posix()).casefold()) if target else None

@@ -13,8 +13,8 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from lablog.images import SANDBOX_HEADERS
-from notes.attachments import check_size, served_type, store, upload_name
-from notes.models import Attachment
+from notes.attachments import attach_upload, served_type
+from notes.models import Attachment, note_files
 from notes.views.notes import own_note
 
 @login_required
@@ -33,7 +33,7 @@ def attachment(request, pk, name):
 
 def render_files(request, note, *, error: str = "", added: str = "", status: int = 200):
     """The note's Files section (what the attach and delete endpoints answer)."""
-    context = {"note": note, "files": note.attachments.order_by("name"), "file_error": error, "file_added": added}
+    context = {"note": note, "files": note_files(note), "file_error": error, "file_added": added}
     return render(request, "notes/_files.html", context, status=status)
 
 
@@ -48,9 +48,7 @@ def attachment_add(request, pk):
     try:
         if upload is None:
             raise ValidationError("Choose a file to attach.")
-        name = upload_name(upload.name)
-        check_size(name, upload.size)  # before reading it into memory
-        store(note, name, upload.read())
+        name, _ = attach_upload(note, upload)
     except ValidationError as exc:
         error = exc.messages[0]
     if not request.htmx:  # a browser without JavaScript: the reason on the note page

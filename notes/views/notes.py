@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect, replace_url
 from lablog.ids import parse_id
 from notes.attachments import show_in_html
 from notes.forms import EditNoteForm, NewNoteForm, NoteForm, SnippetForm
-from notes.models import EditConflict, Note, Paper
+from notes.models import EditConflict, Note, Paper, note_files
 from notes.rendering import extract_wikilinks, mark_missing_wikilinks, render_markdown, toggle_task
 from notes.views.common import partial_or_page
 
@@ -30,7 +30,7 @@ def note_detail(request, pk):
         "backlinks": note.backlinks().order_by("-updated"),
         "revision_count": note.revisions.count(),
         "snippet_form": SnippetForm(),
-        "files": note.attachments.order_by("name"),
+        "files": note_files(note),
     }
     return render(request, "notes/note.html", context)
 
