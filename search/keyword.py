@@ -239,14 +239,30 @@ def search_passages(user_id: int, query: str, limit: int = 100, context_weight: 
     if len(kept) == len(words):
         return found
     # Alone, every passage found is scored again; beside meaning's, the first RESCORED of each.
+    # The passages found are scored first, while the query is still being embedded (its thread
+    # runs ONNX Runtime outside the GIL), and meaning's passages then, those not scored yet: a
+    # passage's score does not depend on the others scored with it.
     found_ids = [pk for pk, _ in (found[:RESCORED] if also else found)]
-    ids = list(dict.fromkeys(found_ids + (list(also())[:RESCORED] if also else [])))
+    rescore = _rescorer(db, user_id, words, idfs, context_weight)
+    rescored = rescore(found_ids)
+    if rescored is None:
+        return found
+    if also:
+        scored = set(found_ids)
+        rescored += rescore([pk for pk in dict.fromkeys(list(also())[:RESCORED]) if pk not in scored]) or []
+        rescored.sort(key=lambda item: (-item[1], item[0]))
+    return rescored[:limit]
+
+
+def _rescorer(db, user_id: int, words: list[str], idfs: dict[str, float] | None,
+              context_weight: float) -> Callable[[list[int]], list[tuple[int, float]] | None]:
+    """Scores given passages on every word, best first (search/keyword_rescore.py); None where
+    SQLite's cannot be computed as FTS5 would."""
     if db.vendor == "postgresql":
-        return keyword_rescore.postgres(db, user_id, words, [idfs[w] for w in words], ids,
-                                        _postgres_weights(context_weight), limit)
-    rescored = keyword_rescore.sqlite(db, user_id, words, ids, context_weight, limit,
-                                      lambda word: _matches(db, user_id, word, EXACT))
-    return found if rescored is None else rescored
+        word_idfs, weights = [idfs[w] for w in words], _postgres_weights(context_weight)
+        return lambda ids: keyword_rescore.postgres(db, user_id, words, word_idfs, ids, weights, len(ids))
+    return lambda ids: keyword_rescore.sqlite(db, user_id, words, ids, context_weight, len(ids),
+                                              lambda word: _matches(db, user_id, word, EXACT))
 
 
 def _postgres_weights(context_weight: float) -> list[float]:

@@ -37,6 +37,8 @@ def postgres(db, user_id: int, words: list[str], idfs: list[float], ids: list[in
     # matched through the GIN index, visiting every row a common word matches (bench/
     # keyword_rescore.py at 100k passages: 14.6 ms added a question, against 7.0 ms so).
     # OFFSET 0 keeps the match out of the scan.
+    if not ids:
+        return []
     sql = (
         f"SELECT id, rank FROM (SELECT p.id, {postgres_rank.score_sql(len(words))} AS rank, p.search_tsv @@ q AS hit "
         f"FROM search_passage p, {postgres_rank.queries_sql(len(words))} "

@@ -83,6 +83,21 @@ def test_passages_meaning_found_are_scored_on_the_words_left_out(user, collectio
     assert asked and only_common in found  # matched only by the left-out word
 
 
+def test_meanings_passages_rank_among_the_found_by_the_full_rankings_scores(user, collection, settings):
+    settings.SEARCH_KEYWORD_ROW_BUDGET = 10_000
+    full = dict(keyword.search_passages(user.pk, "guidance diffusion", limit=1000))
+    settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
+    keyword._matches_cache.clear()
+    meanings = [collection["both"], *collection["common"][:3]]  # one of them found by the kept word too
+
+    found = keyword.search_passages(user.pk, "guidance diffusion", limit=10, also=lambda: meanings)
+
+    expected = {collection["alone"], *meanings}
+    assert [pk for pk, _ in found] == sorted(expected, key=lambda pk: (-full[pk], pk))
+    for pk, score in found:
+        assert score == pytest.approx(full[pk], rel=1e-6)
+
+
 def test_nothing_is_scored_again_when_every_word_fits_the_budget(user, collection, settings):
     settings.SEARCH_KEYWORD_ROW_BUDGET = 10_000
 
