@@ -80,7 +80,7 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
 
     from search.embedding import count_tokens, model_dir
-    from search.onnx_backend import OnnxEmbedder, OpenVinoEmbedder, export
+    from search.onnx_backend import OnnxEmbedder, OpenVinoEmbedder, export, quantized
     from search.passages import split
 
     corpus, queries = load_json(args.corpus), load_json(args.queries)
@@ -105,7 +105,7 @@ def main() -> int:
 
     onnx_dir = ROOT / "var" / "bench-onnx"
     fp32 = OnnxEmbedder(export(model_dir(), onnx_dir / "minilm.onnx"), model_dir() / "tokenizer.json")
-    int8 = OnnxEmbedder(export(model_dir(), onnx_dir / "minilm-int8.onnx", quantize=True), model_dir() / "tokenizer.json")
+    int8 = OnnxEmbedder(quantized(onnx_dir / "minilm.onnx", onnx_dir / "minilm-int8.onnx"), model_dir() / "tokenizer.json")
     openvino_bf16 = OpenVinoEmbedder(onnx_dir / "minilm.onnx", model_dir() / "tokenizer.json", "bf16")
     st_bf16 = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True).to(torch.bfloat16)
     st_bf16.max_seq_length = 256

@@ -34,7 +34,8 @@ _models: dict[tuple[str, bool], object] = {}  # (model name, bf16) -> SentenceTr
 # A batch this large is bulk work (indexing a note, an import, a re-index).
 BULK_MIN_TEXTS = 8
 # (model name, runtime) -> OnnxEmbedder / OpenVinoEmbedder, or False when that failed for
-# the model; runtime "onnx-query" is ONNX Runtime single-threaded, for queries.
+# the model; runtimes "onnx-query" and "onnx-query-int8" are ONNX Runtime single-threaded,
+# for queries (the second with the model's int8 weights: EMBEDDING_QUERY_PRECISION).
 _exported: dict[tuple[str, str], object] = {}
 _model_lock = threading.Lock()
 log = logging.getLogger(__name__)
@@ -155,16 +156,17 @@ def _get_exported(name: str | None, runtime: str):
             if key not in _exported:
                 path = _require(key[0])
                 try:
-                    from search.onnx_backend import OnnxEmbedder, OpenVinoEmbedder, export
+                    from search.onnx_backend import OnnxEmbedder, OpenVinoEmbedder, export, quantized
 
-                    exported = onnx_path(key[0])
-                    if not exported.exists():
-                        export(path, exported)
+                    exported = export(path, onnx_path(key[0]))
+                    if runtime == "onnx-query-int8":
+                        exported = quantized(exported, exported.with_suffix(".int8.onnx"))
                     tokenizer_path = path / "tokenizer.json"
                     if runtime == "openvino":
                         _exported[key] = OpenVinoEmbedder(exported, tokenizer_path, "bf16" if cpu_has_bf16() else "f32")
                     else:
-                        _exported[key] = OnnxEmbedder(exported, tokenizer_path, threads=1 if runtime == "onnx-query" else 0)
+                        threads = 1 if runtime.startswith("onnx-query") else 0
+                        _exported[key] = OnnxEmbedder(exported, tokenizer_path, threads=threads)
                 except Exception:
                     log.warning("search: %s backend unavailable for %s, embedding with torch", runtime, key[0], exc_info=True)
                     _exported[key] = False
@@ -201,7 +203,8 @@ def embed_query(query: str, model: str | None = None) -> np.ndarray:
     """A query's vector, by a single-threaded ONNX Runtime session: a query is embedded while
     the keyword query runs (search/services.py), and the default pool of spinning threads on
     every core slowed a hybrid search at 100k passages from 15 to 20 ms here, for 2 ms less
-    embedding."""
-    if backend_for(1) == "onnx" and (onnx := _get_exported(model, "onnx-query")) is not None:
+    embedding. With the model's int8 weights unless EMBEDDING_QUERY_PRECISION=fp32."""
+    runtime = "onnx-query-int8" if settings.EMBEDDING_QUERY_PRECISION == "int8" else "onnx-query"
+    if backend_for(1) == "onnx" and (onnx := _get_exported(model, runtime)) is not None:
         return onnx.embed([query])[0]
     return embed([query], model=model)[0]

@@ -13,41 +13,52 @@ import numpy as np
 MAX_TOKENS = 256
 
 
-def export(model_dir: Path, out: Path, quantize: bool = False) -> Path:
-    """Write `out` (fp32, or dynamically quantised int8) once; needs torch only here."""
+def export(model_dir: Path, out: Path) -> Path:
+    """Write `out` (fp32) once; needs torch only here."""
+    if out.exists():
+        return out
     import torch
     from transformers import AutoModel
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = out.with_suffix(".fp32.onnx") if quantize else out
-    if not fp32.exists():
-        bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
 
-        class Encoder(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.bert = bert
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.bert(
-                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                ).last_hidden_state
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
-        model = Encoder().eval()
-        ids = torch.ones((2, 16), dtype=torch.long)
-        tmp = fp32.with_suffix(f".{os.getpid()}.tmp")
-        torch.onnx.export(
-            model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp), dynamo=False,
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
-            opset_version=17,
-        )
-        os.replace(tmp, fp32)
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    model = Encoder().eval()
+    ids = torch.ones((2, 16), dtype=torch.long)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    torch.onnx.export(
+        model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp), dynamo=False,
+        input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+        dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+        opset_version=17,
+    )
+    os.replace(tmp, out)
+    return out
 
+
+def quantized(fp32: Path, out: Path) -> Path:
+    """Write `out` once: the exported model `fp32` with int8 weights.
+
+    The weight matrices are quantised per output channel, activations per call (dynamic);
+    everything else stays fp32. Per channel is what keeps it close: one scale per matrix
+    (ONNX Runtime's default) gave mean cosine 0.96 to fp32 on the dev questions, per channel
+    0.993 (worst 0.988), at 2.3 ms a query against fp32's 6.5 on one thread here
+    (bench/embed_throughput.py)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    if not out.exists():
         tmp = out.with_suffix(f".{os.getpid()}.tmp")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
         os.replace(tmp, out)
     return out
 

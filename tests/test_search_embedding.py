@@ -37,8 +37,23 @@ def test_openvino_really_answers_bulk_batches(settings):
 
 def test_a_query_embeds_like_the_same_text_in_a_batch(settings):
     settings.EMBEDDING_BACKEND = "auto"
+    settings.EMBEDDING_QUERY_PRECISION = "fp32"
     batch = embedding.embed(TEXTS)
     assert float(embedding.embed_query(TEXTS[1]) @ batch[1]) >= 0.999
+
+
+def test_queries_by_the_int8_model_find_their_own_text_first(settings):
+    """Queries are embedded with int8 weights by default (a third of the CPU), passages in
+    fp32: each query stays a unit vector near its fp32 one and nearest its own text."""
+    settings.EMBEDDING_BACKEND = "auto"
+    settings.EMBEDDING_QUERY_PRECISION = "int8"
+    passages = embedding.embed(TEXTS[:4])
+    for i, text in enumerate(TEXTS[:4]):
+        query = embedding.embed_query(text)
+        assert np.isclose(np.linalg.norm(query), 1.0, atol=1e-5)
+        assert float(query @ passages[i]) >= 0.98
+        assert int(np.argmax(passages @ query)) == i
+    assert (embedding.model_name(), "onnx-query-int8") in embedding._exported  # not a silent fp32
 
 
 def test_auto_embeds_queries_with_onnx_and_bulk_with_openvino_bf16_only_where_the_cpu_has_it(settings):
@@ -53,7 +68,7 @@ def test_a_web_process_starts_with_its_query_model_loaded_or_without_one(setting
     """lablog/wsgi.py loads it as a process starts; a missing model is said, not fatal."""
     settings.EMBEDDING_BACKEND = "auto"
     embedding.load_query_model()
-    assert embedding._get_exported(None, "onnx-query") is not None
+    assert embedding._exported.get((embedding.model_name(), "onnx-query-int8"))
     settings.EMBEDDING_MODEL = str(tmp_path / "gone")
     embedding.load_query_model()
     assert "unavailable" in caplog.text
