@@ -52,8 +52,8 @@ def quantized(fp32: Path, out: Path) -> Path:
     The weight matrices are quantised per output channel, activations per call (dynamic);
     everything else stays fp32. Per channel is what keeps it close: one scale per matrix
     (ONNX Runtime's default) gave mean cosine 0.96 to fp32 on the dev questions, per channel
-    0.993 (worst 0.988), at 2.3 ms a query against fp32's 6.5 on one thread here
-    (bench/embed_throughput.py)."""
+    0.993 (worst 0.988), at 2.3 ms a query against fp32's 6.5 on one thread here (README,
+    Measured figures)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if not out.exists():
