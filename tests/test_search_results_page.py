@@ -162,3 +162,20 @@ def test_a_paper_found_with_its_notes_costs_no_extra_query(user, write_note):
         page = services.search(user, "classifier-free guidance", mode="keyword")
     assert [(hit.kind, [note.title for note in hit.notes]) for hit in page.hits] == [("paper", ["Guidance sweep"])]
     assert not [q["sql"] for q in queries.captured_queries if ' FROM "notes_note" ' in q["sql"]]
+
+
+def test_a_hits_tags_link_to_their_filter_and_its_date_shows_in_the_sites_time_zone(auth_client, user, write_note, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # a day ahead of UTC in the evening
+    note = write_note(user, "Guidance notes", "Classifier-free guidance trades diversity for fidelity.",
+                      tags=['a&b "c"', "ml/vision"])
+    Note.objects.filter(pk=note.pk).update(created="2026-03-01T20:00:00Z")
+    page = auth_client.get(URL, {"q": "guidance", "mode": "keyword"}).content.decode()
+    meta = re.search(r'<p class="hit-meta">(.*?)</p>', page, re.S).group(1)
+    links = re.findall(r'<a class="tag" href="([^"]*)">([^<]*)</a>', meta)
+    # what a tag link opens: this search, filtered by that tag
+    assert [(href.rsplit("tag=", 1)[1], text) for href, text in links] == [
+        ("a%26b%20%22c%22", "#a&amp;b &quot;c&quot;"), ("ml%2Fvision", "#ml/vision")]
+    assert all(href.startswith(URL + "?q=guidance&amp;mode=keyword") for href, _ in links)
+    filtered = auth_client.get(links[0][0].replace("&amp;", "&"))
+    assert hit_titles(filtered) == ["Guidance notes"]
+    assert '<time datetime="2026-03-02T09:00:00+13:00">2026-03-02</time>' in meta

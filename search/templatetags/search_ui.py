@@ -1,11 +1,12 @@
 """Template helpers of the search UI: highlighted passages, tag links and a note's index state."""
 
+import html
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -42,6 +43,13 @@ def _marking_pattern(query: str) -> re.Pattern | None:
     return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(re.escape(_stem(t)) for t in terms), re.IGNORECASE)
 
 
+# The filters below write the HTML of what a results page shows for every hit, escaped by
+# the standard library's html.escape (what Django's escape() calls, without its lazy-string
+# wrapper): written as template tags and filters, the dates, tags and marked passages of ten
+# hits cost 2.9 ms of CPU a page against 1.0 (bench/search_page_cpu.py).
+escape = html.escape
+
+
 @register.filter(needs_autoescape=False)
 def highlight_terms(text, query):
     """Escape `text` and wrap every word that starts like a query word in <mark>."""
@@ -56,6 +64,20 @@ def highlight_terms(text, query):
         last = match.end()
     out.append(escape(text[last:]))
     return mark_safe("".join(out))
+
+
+@register.filter(expects_localtime=True)
+def day_time(when):
+    """`<time datetime="(ISO 8601)">YYYY-MM-DD</time>` in the site's time zone, as
+    `date:'c'` and `date:"Y-m-d"` wrote it."""
+    return mark_safe(f'<time datetime="{when.isoformat()}">{when.year:04d}-{when.month:02d}-{when.day:02d}</time>')
+
+
+@register.filter
+def tag_links(tags, prefix: str):
+    """A link per tag, `prefix` (tag_link_prefix's) followed by the tag, each followed by a space."""
+    prefix = escape(prefix)
+    return mark_safe("".join(f'<a class="tag" href="{prefix}{quote(tag, safe="")}">#{escape(tag)}</a> ' for tag in tags))
 
 
 @register.simple_tag(takes_context=True)
