@@ -78,3 +78,36 @@ def test_index_status_with_a_waiting_re_index_fits_phone_and_laptop(logged_in_pa
             assert waiting.is_visible()
             assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
             screenshot(page, f"index-status-waiting-{size}-{scheme}.png")
+
+
+@pytest.mark.browser
+def test_results_with_tags_dates_and_a_papers_notes_fit_phone_and_laptop(logged_in_page, user, live_server):
+    from notes.models import Paper
+    from search.indexing import index_paper
+
+    paper = Paper.objects.create(user=user, title="Classifier-Free Diffusion Guidance",
+                                 abstract="Guidance without a classifier: mix conditional and unconditional scores.")
+    index_paper(paper.pk)
+    for title, body, tags in [
+        ("Guidance scale sweep", "Classifier-free guidance at scale 7.5 trades diversity for fidelity.", ["diffusion", "a&b"]),
+        ("Reading notes", "Guidance mixes the conditional and unconditional scores.", ["reading"]),
+    ]:
+        note = Note.objects.create_note(user, title=title, body=body, tags=tags, paper=paper)
+        index_note(note.pk)
+    page = logged_in_page
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size, viewport in {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}.items():
+            page.set_viewport_size(viewport)
+            page.goto(live_server.url + "/search/?q=classifier-free+guidance")
+            hit = page.locator("ol.hits > li.hit").first
+            assert hit.locator("> a.hit-title").inner_text() == "Classifier-Free Diffusion Guidance"
+            beneath = hit.locator("ul.hit-notes > li")
+            assert beneath.count() == 2
+            assert "#a&b" in beneath.locator("a.tag").all_inner_texts()
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d", hit.locator("> p.hit-meta time").inner_text())
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+            screenshot(page, f"search-results-tags-{size}-{scheme}.png")
+    page.locator("a.tag", has_text="#a&b").first.click()
+    page.wait_for_url(re.compile(r"tag=a%26b"))
+    assert page.locator("ol.hits a.hit-title").all_inner_texts() == ["Guidance scale sweep"]
