@@ -2,7 +2,8 @@
 
     from tests.browser import *  # noqa: F401,F403
     # fixtures: chromium (session), browser_context, page, logged_in_page (as the `user` fixture);
-    # helpers: log_in(context, base_url, user), screenshot(page, "name.png") into test-output/
+    # helpers: log_in(context, base_url, user), screenshot(page, "name.png") into test-output/,
+    # each_layout(page): the page at laptop and phone width, light and dark, one after another
 """
 
 import os
@@ -12,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-__all__ = ["chromium", "browser_context", "page", "logged_in_page", "log_in", "screenshot", "OUTPUT_DIR"]
+__all__ = ["chromium", "browser_context", "page", "logged_in_page", "log_in", "screenshot", "each_layout", "OUTPUT_DIR"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -80,3 +81,16 @@ def screenshot(page, name: str) -> Path:
     path = OUTPUT_DIR / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+LAYOUTS = {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def each_layout(page):
+    """Yields "wide-light", "phone-light", "wide-dark", "phone-dark" with `page` set to each
+    (the page is to be loaded again in each)."""
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size, viewport in LAYOUTS.items():
+            page.set_viewport_size(viewport)
+            yield f"{size}-{scheme}"

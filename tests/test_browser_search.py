@@ -68,16 +68,13 @@ def test_index_status_with_a_waiting_re_index_fits_phone_and_laptop(logged_in_pa
         reindex_state="running", reindex_step="note", reindex_total=40, reindex_done=12,
         reindex_moved=timezone.now() - timedelta(minutes=4))
     page = logged_in_page
-    for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        for size, viewport in {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}.items():
-            page.set_viewport_size(viewport)
-            page.goto(live_server.url + "/search/status/")
-            waiting = page.locator("#reindex-progress p.muted")
-            assert "it goes on by itself" in waiting.inner_text()
-            assert waiting.is_visible()
-            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-            screenshot(page, f"index-status-waiting-{size}-{scheme}.png")
+    for layout in each_layout(page):
+        page.goto(live_server.url + "/search/status/")
+        waiting = page.locator("#reindex-progress p.muted")
+        assert "it goes on by itself" in waiting.inner_text()
+        assert waiting.is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        screenshot(page, f"index-status-waiting-{layout}.png")
 
 
 @pytest.mark.browser
@@ -95,19 +92,16 @@ def test_results_with_tags_dates_and_a_papers_notes_fit_phone_and_laptop(logged_
         note = Note.objects.create_note(user, title=title, body=body, tags=tags, paper=paper)
         index_note(note.pk)
     page = logged_in_page
-    for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        for size, viewport in {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}.items():
-            page.set_viewport_size(viewport)
-            page.goto(live_server.url + "/search/?q=classifier-free+guidance")
-            hit = page.locator("ol.hits > li.hit").first
-            assert hit.locator("> a.hit-title").inner_text() == "Classifier-Free Diffusion Guidance"
-            beneath = hit.locator("ul.hit-notes > li")
-            assert beneath.count() == 2
-            assert "#a&b" in beneath.locator("a.tag").all_inner_texts()
-            assert re.fullmatch(r"\d{4}-\d\d-\d\d", hit.locator("> p.hit-meta time").inner_text())
-            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-            screenshot(page, f"search-results-tags-{size}-{scheme}.png")
+    for layout in each_layout(page):
+        page.goto(live_server.url + "/search/?q=classifier-free+guidance")
+        hit = page.locator("ol.hits > li.hit").first
+        assert hit.locator("> a.hit-title").inner_text() == "Classifier-Free Diffusion Guidance"
+        beneath = hit.locator("ul.hit-notes > li")
+        assert beneath.count() == 2
+        assert "#a&b" in beneath.locator("a.tag").all_inner_texts()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", hit.locator("> p.hit-meta time").inner_text())
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        screenshot(page, f"search-results-tags-{layout}.png")
     page.locator("a.tag", has_text="#a&b").first.click()
     page.wait_for_url(re.compile(r"tag=a%26b"))
     assert page.locator("ol.hits a.hit-title").all_inner_texts() == ["Guidance scale sweep"]
