@@ -34,7 +34,7 @@ def start_job_workers(lab: Lab) -> subprocess.Popen:
     deadline = time.monotonic() + 180
     while not any(w.get("kinds") for w in alive_workers() or []):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"no job worker announced itself; see {log.name}")
+            raise RuntimeError("no job worker announced itself (its log follows)")
         time.sleep(0.5)
     return proc
 

@@ -33,6 +33,7 @@ import contextlib
 import cProfile
 import http.client
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -410,6 +411,9 @@ def procfile_workers(lab):
         lab.worker(queues="index,default")
 
 
+EDIT_NUMBERS = itertools.count(1)
+
+
 def timed_edits(user, corpus, edits, between=None) -> dict:
     """Save -> findable by meaning (its new passages in the user's index) of `edits` note edits,
     the first not counted (it warms the worker); `between(k)` runs before edit k."""
@@ -424,7 +428,10 @@ def timed_edits(user, corpus, edits, between=None) -> dict:
             between(k)
         before = set(Passage.objects.filter(note=note).values_list("pk", flat=True))
         started = time.perf_counter()
-        note.apply_edit(base_version=note.version, title=note.title, body=corpus[(k * 13) % len(corpus)]["body"][:600] + f"\n\nEdit {k}.")
+        # Numbered across calls: a section that edits the same notes as an earlier one must
+        # still change them (an unchanged text makes no new passages to wait for).
+        body = corpus[(k * 13) % len(corpus)]["body"][:600] + f"\n\nEdit {next(EDIT_NUMBERS)}."
+        note.apply_edit(base_version=note.version, title=note.title, body=body)
         while True:
             index = hnsw.get_index(user.pk)
             new = set(Passage.objects.filter(note=note).exclude(vector=None).values_list("pk", flat=True)) - before
@@ -530,6 +537,27 @@ def section_savers(out, lab, savers, seconds):
     }
 
 
+def run_section(name, out, lab, args, users, big, everyone, cookies, queries, corpus) -> None:
+    from django.db import connection
+
+    if name == "restart":
+        section_restart(out, lab, big, cookies[-1])
+    elif name == "throughput":
+        section_throughput(out, lab, users, cookies, queries, corpus, args.clients, args.seconds)
+    elif name == "memory":
+        section_memory(out, lab, everyone, cookies, queries)
+    elif name == "searchd":
+        section_searchd(out, lab, everyone, cookies, queries)
+    elif name == "findable":
+        section_findable(out, lab, users[0], big, corpus, args.edits)
+    elif name == "bulk":
+        section_bulk(out, lab, users[0], corpus, args.edits)
+    elif name == "profile":
+        section_profile(out, users[0], queries)
+    elif name == "savers" and connection.vendor == "sqlite":
+        section_savers(out, lab, args.savers, min(args.seconds, 10))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=4)
@@ -580,22 +608,10 @@ def main() -> int:
                 continue
             print(f"  {name}...", file=sys.stderr, flush=True)
             started = time.perf_counter()
-            if name == "restart":
-                section_restart(out, lab, big, cookies[-1])
-            elif name == "throughput":
-                section_throughput(out, lab, users, cookies, queries, corpus, args.clients, args.seconds)
-            elif name == "memory":
-                section_memory(out, lab, everyone, cookies, queries)
-            elif name == "searchd":
-                section_searchd(out, lab, everyone, cookies, queries)
-            elif name == "findable":
-                section_findable(out, lab, users[0], big, corpus, args.edits)
-            elif name == "bulk":
-                section_bulk(out, lab, users[0], corpus, args.edits)
-            elif name == "profile":
-                section_profile(out, users[0], queries)
-            elif name == "savers" and connection.vendor == "sqlite":
-                section_savers(out, lab, args.savers, min(args.seconds, 10))
+            try:
+                run_section(name, out, lab, args, users, big, everyone, cookies, queries, corpus)
+            except Exception as exc:  # the other sections' figures still count: report and go on
+                out[f"{name}_failed"] = f"{type(exc).__name__}: {exc}"
             print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     out["load_avg_1m"] = round(os.getloadavg()[0], 2)
     for key, value in out.items():
@@ -606,7 +622,7 @@ def main() -> int:
             print(f"{key:>32}: {value}")
     if args.json:
         print(json.dumps(out))
-    return 0
+    return 1 if any(key.endswith("_failed") for key in out) else 0
 
 
 if __name__ == "__main__":
