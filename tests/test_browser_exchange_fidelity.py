@@ -6,28 +6,22 @@ import pytest
 from exchange.importers import import_path
 from notes.models import Note, Paper
 from tests.browser import *  # noqa: F401,F403
-from tests.browser import screenshot
+from tests.browser import each_layout, screenshot
 from tests.test_import_files import data_file
 
 pytestmark = pytest.mark.browser
-
-SIZES = {"wide": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
-
 
 def test_imported_log_entry_shows_its_lines_and_code(logged_in_page, live_server, user):
     import_path(user, data_file("research-log.txt"))
     galore = Note.objects.get(user=user, paper__arxiv_id="2403.03507")
     page = logged_in_page
-    for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        for size, viewport in SIZES.items():
-            page.set_viewport_size(viewport)
-            page.goto(f"{live_server.url}/notes/{galore.pk}/")
-            code = page.locator("pre.highlight code.language-python").first
-            code.wait_for()
-            assert "def __init__(self, params" in code.inner_text()
-            assert page.locator("pre.highlight .k").count() > 0  # keywords highlighted
-            screenshot(page, f"log-import-galore-{size}-{scheme}.png")
+    for layout in each_layout(page):
+        page.goto(f"{live_server.url}/notes/{galore.pk}/")
+        code = page.locator("pre.highlight code.language-python").first
+        code.wait_for()
+        assert "def __init__(self, params" in code.inner_text()
+        assert page.locator("pre.highlight .k").count() > 0  # keywords highlighted
+        screenshot(page, f"log-import-galore-{layout}.png")
     lines = Note.objects.get(user=user, paper__arxiv_id="2303.16634")
     page.goto(f"{live_server.url}/notes/{lines.pk}/")
     assert page.locator("text=Works quite well in mac").evaluate("e => e.tagName") == "P"
@@ -51,11 +45,8 @@ def test_paper_edited_in_two_tabs_shows_both_versions(browser_context, live_serv
     assert "changed in another tab or device" in tab_b.locator(".conflict h2").inner_text()
     row = tab_b.locator(".conflict-fields tr.differs", has_text="Venue")
     assert "NeurIPS" in row.inner_text() and "arXiv" in row.inner_text()
-    for scheme in ("light", "dark"):
-        tab_b.emulate_media(color_scheme=scheme)
-        for size, viewport in SIZES.items():
-            tab_b.set_viewport_size(viewport)
-            screenshot(tab_b, f"paper-conflict-{size}-{scheme}.png")
+    for layout in each_layout(tab_b):
+        screenshot(tab_b, f"paper-conflict-{layout}.png")
     tab_b.click("text=Keep mine")
     tab_b.wait_for_url(f"{live_server.url}/papers/{paper.pk}/")
     paper.refresh_from_db()
@@ -82,11 +73,8 @@ def test_snippet_edited_in_two_tabs_shows_both_versions(browser_context, live_se
     conflict = tab_b.locator(f"#snippet-{snippet.pk} .conflict")
     conflict.wait_for()
     assert "words from tab A" in conflict.inner_text()
-    for scheme in ("light", "dark"):
-        tab_b.emulate_media(color_scheme=scheme)
-        for size, viewport in SIZES.items():
-            tab_b.set_viewport_size(viewport)
-            screenshot(tab_b, f"snippet-conflict-{size}-{scheme}.png")
+    for layout in each_layout(tab_b):
+        screenshot(tab_b, f"snippet-conflict-{layout}.png")
     tab_b.click("text=Take the saved version")
     tab_b.locator(f"#snippet-{snippet.pk} .conflict").wait_for(state="detached")
     assert tab_b.locator(f"#id_s{snippet.pk}-text").input_value() == "words from tab A"

@@ -10,13 +10,12 @@ import pytest
 from playwright.sync_api import expect
 
 from notes.models import Note, Revision
-from tests.browser import browser_context, chromium, log_in, logged_in_page, page  # noqa: F401
+from tests.browser import LAYOUTS, browser_context, chromium, log_in, logged_in_page, page  # noqa: F401
 from tests.lab_fixtures import lab_note
 from workers.models import Run
 
 pytestmark = pytest.mark.browser
 
-VIEWPORTS = {"laptop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 # Screenshots of every page, width and mode go here when set (for looking at them).
 SHOTS = os.environ.get("LABLOG_SHOTS_DIR")
 
@@ -68,7 +67,7 @@ def test_main_pages_fit_the_screen_in_light_and_dark_with_no_errors_or_csp_viola
     }
     failures = []
     for scheme in ("light", "dark"):
-        for width_name, viewport in VIEWPORTS.items():
+        for width_name, viewport in LAYOUTS.items():
             context = chromium.new_context(base_url=live_server.url, viewport=viewport, color_scheme=scheme)
             context.set_default_timeout(10_000)
             log_in(context, live_server.url, user)
@@ -174,14 +173,14 @@ def test_dark_mode_toggle_sticks_across_pages(logged_in_page, lab):
 
 def test_on_a_phone_the_header_collapses_to_a_menu(logged_in_page, lab):
     page = logged_in_page
-    page.set_viewport_size(VIEWPORTS["phone"])
+    page.set_viewport_size(LAYOUTS["phone"])
     page.goto("/")
     expect(page.locator(".mainnav")).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
     expect(page.get_by_role("link", name="Papers", exact=True)).to_be_visible()
     page.get_by_role("link", name="Papers", exact=True).click()
     expect(page.locator("h1")).to_contain_text("Papers")
-    page.set_viewport_size(VIEWPORTS["laptop"])
+    page.set_viewport_size(LAYOUTS["wide"])
     expect(page.locator(".mainnav")).to_be_visible()
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
 
