@@ -538,6 +538,7 @@ def section_savers(out, lab, savers, seconds):
 
 
 def run_section(name, out, lab, args, users, big, everyone, cookies, queries, corpus) -> None:
+    """One section of the bench, by name, adding its figures to `out` (savers on SQLite only)."""
     from django.db import connection
 
     if name == "restart":
