@@ -11,6 +11,7 @@ from tests.test_import_files import data_file
 
 pytestmark = pytest.mark.browser
 
+
 def test_imported_log_entry_shows_its_lines_and_code(logged_in_page, live_server, user):
     import_path(user, data_file("research-log.txt"))
     galore = Note.objects.get(user=user, paper__arxiv_id="2403.03507")
