@@ -1,11 +1,12 @@
 """CPU time per search results page, through Django's full stack in one process (the real
 middleware, a database session, the templates), for one user with the 235-note corpus
-indexed, and where that CPU goes (cProfile).
+indexed (and, with --passages N, N more passages as bench/search_latency.py makes them: a
+lab member's years of notes), and where that CPU goes (cProfile).
 
 CPU time (time.process_time: every thread of the process, the query-embedding thread
 included) rather than wall time, so the figure holds on a machine other work is sharing.
 
-    .venv/bin/python bench/search_page_cpu.py [--repeats 3] [--profile 12] [--baseline REV] [--json]
+    .venv/bin/python bench/search_page_cpu.py [--repeats 3] [--profile 12] [--passages 20000] [--baseline REV] [--json]
 
 Each question of the dev sets (/work/shared/eval) is asked as a full page (hybrid, the
 form's defaults), an htmx update of the results (a filter changed in place) and the
@@ -46,6 +47,9 @@ PROFILE_ROWS = {
     "form (validation)": "forms.py:is_valid",
     "services.search": "services.py:search",
     "keyword SQL": "keyword.py:search_passages",
+    "  rescoring, SQLite": "keyword_rescore.py:sqlite",
+    "  rescoring, PostgreSQL": "keyword_rescore.py:postgres",
+    "meaning lookup (HNSW)": "user_index.py:query",
     "fusion": "fusion.py:fuse",
     "hits (rows, tags)": "services.py:_hits",
     "template render": "shortcuts.py:render",
@@ -107,14 +111,16 @@ def profile_table(client, questions: list[str], top: int) -> tuple[list[tuple[st
     return named, out.getvalue()
 
 
-def signed_in_user(shared: Path = SHARED):
-    """The bench user with the corpus indexed, the dev questions, and a signed-in client."""
+def signed_in_user(shared: Path = SHARED, passages: int = 0):
+    """The bench user with the corpus indexed (and `passages` more, with their snapshot), the
+    dev questions, and a signed-in client."""
+    import numpy as np
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     from notes.models import Note
-    from search import indexing, services
+    from search import hnsw, indexing, services
 
     settings.ALLOWED_HOSTS = ["*"]
     user = get_user_model().objects.create_user("bench", password="bench-page-pw")
@@ -122,6 +128,11 @@ def signed_in_user(shared: Path = SHARED):
         # Tagged by the corpus's own kinds (log, paper, blog): hits and the filter show tags.
         note = Note.objects.create_note(user, title=item.get("title", ""), body=item.get("body", ""), tags=[item["kind"]])
         indexing.index_note(note.pk)  # in this process: the bench needs vectors, not a worker
+    if passages:
+        from search_latency import fill
+
+        fill(user, load_json(shared / "data" / "notes-corpus.json"), passages, np.random.default_rng(7))
+        hnsw.write_snapshot(user.pk)  # as the snapshot worker would: searches load it, never build it
     questions = [q["q"] for name in ("dev-queries.json", "dev-queries-2.json") for q in load_json(shared / "eval" / name)]
     client = Client()
     client.force_login(user)  # a database session, as a signed-in browser has
@@ -137,8 +148,11 @@ def measure(args) -> dict:
     with Lab("search-page-cpu"):
         from notes.models import Note
 
-        user, questions, client = signed_in_user(Path(args.shared))
-        results: dict = {"questions": len(questions), "notes": Note.objects.filter(user=user).count()}
+        user, questions, client = signed_in_user(Path(args.shared), args.passages)
+        from search.models import Passage
+
+        results: dict = {"questions": len(questions), "notes": Note.objects.filter(user=user).count(),
+                         "passages": Passage.objects.filter(user=user).count()}
         for number, kind in enumerate(KINDS):
             first, repeat = [], []
             for question in questions:
@@ -164,13 +178,14 @@ def baseline(rev: str, args) -> dict:
         script.write_text(Path(__file__).read_text())
         env = dict(os.environ, SEARCH_MODELS_DIR=os.environ.get("SEARCH_MODELS_DIR", str(ROOT / "var" / "models")))
         command = [sys.executable, str(script), "--json", "--repeats", str(args.repeats), "--profile", str(args.profile),
-                   "--shared", args.shared]
+                   "--shared", args.shared, "--passages", str(args.passages)]
         done = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def show(name: str, results: dict) -> None:
-    print(f"== {name}: {results['notes']} notes, {results['questions']} questions; CPU ms per request, p50 over questions")
+    print(f"== {name}: {results['notes']} notes, {results.get('passages', '?')} passages, {results['questions']} questions; "
+          "CPU ms per request, p50 over questions")
     for kind in KINDS:
         print(f"  {kind:14} {results[kind]}")
     print("  profile, cumulative CPU ms per full results page:")
@@ -182,6 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, help="also print this many top cProfile entries")
+    parser.add_argument("--passages", type=int, default=0, help="this many more passages for the user (as a lab member has)")
     parser.add_argument("--baseline", help="a commit to measure too, in the same session")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--shared", default=str(SHARED), help="the folder with data/notes-corpus.json and eval/")

@@ -1,7 +1,9 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections
 
 from lablog.env import envbool, envchoice, envint
+from search.consistency import READ_ALIAS
 
 
 def test_a_bad_boolean_in_the_environment_fails_loudly(monkeypatch):
@@ -26,3 +28,14 @@ def test_an_unknown_choice_in_the_environment_fails_loudly(monkeypatch):
 def test_booleans_accept_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("DEBUG", raw)
     assert envbool("DEBUG", not expected) is expected
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own pragmas")
+def test_sqlite_connections_read_through_a_memory_map_with_their_own_page_cache(db, settings):
+    """Every connection, the searches' consistent-read one too, reads the file through the
+    shared memory map and keeps SQLITE_CACHE_MB of pages (the defaults are the measured ones)."""
+    assert (settings.SQLITE_MMAP_MB, settings.SQLITE_CACHE_MB) == (1024, 16)
+    for alias in ("default", READ_ALIAS):
+        with connections[alias].cursor() as cursor:
+            assert cursor.execute("PRAGMA mmap_size").fetchone()[0] == 1024 * 2**20, alias
+            assert cursor.execute("PRAGMA cache_size").fetchone()[0] == -16 * 1024, alias
