@@ -34,15 +34,18 @@ PER_NOTE = 5
 
 def fill(user, corpus, total: int) -> list[int]:
     from notes.models import Note
+    from search import keyword_terms
     from search.models import Passage
     from search.passages import split
 
     real = [(n["title"], p.text) for n in corpus for p in split(n["title"], n["body"])]
+    terms = keyword_terms.to_store(real)  # the token counts saving keeps (SQLite)
     notes = Note.objects.bulk_create([Note(user=user, title=f"Note {i}", body="") for i in range(total // PER_NOTE)], batch_size=2000)
     rows = []
     for k in range(total):
         title, text = real[k % len(real)]
-        rows.append(Passage(user=user, kind="note", note=notes[k // PER_NOTE], context=title, text=text, content_hash=f"b{k}"))
+        rows.append(Passage(user=user, kind="note", note=notes[k // PER_NOTE], context=title, text=text, content_hash=f"b{k}",
+                            terms=terms[k % len(real)]))
         if len(rows) == 5000:
             Passage.objects.bulk_create(rows)
             rows = []

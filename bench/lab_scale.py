@@ -13,8 +13,9 @@ their snapshots as the index writer does, then measures on this machine:
   - memory: total RSS of the gunicorn processes once every process has served every user,
     against the size of one copy of every index (with and without a memory budget);
   - searchd: the same with searchd holding the indexes (`manage.py searchd`, web processes
-    asking it over SEARCH_INDEX_SOCKET): total RSS of gunicorn + searchd against one copy,
-    and what the socket hop adds to a search (index lookup + query alone, and the whole
+    asking it over SEARCH_INDEX_SOCKET): total RSS of gunicorn + searchd against one copy
+    (and PSS, each shared page counted once: RSS counts the memory-mapped SQLite file's
+    pages in every process), and what the socket hop adds to a search (index lookup + query alone, and the whole
     hybrid search), in-process and through searchd alternately in one run;
   - findable: save -> findable by meaning p50/p95 while the index worker rewrites the big
     user's snapshot (compaction) and reconciles;
@@ -103,6 +104,11 @@ class Gunicorn:
     def rss_mb(self) -> float:
         return sum(p.memory_info().rss for p in self._processes()) / 2**20
 
+    def pss_mb(self) -> float:
+        """Memory with each shared page counted once over all processes (RSS counts the pages
+        of the memory-mapped SQLite file, one page cache, in every process that read them)."""
+        return sum(p.memory_full_info().pss for p in self._processes()) / 2**20
+
     def cpu_s(self) -> float:
         """CPU seconds of the master and its workers so far."""
         return sum(sum(p.cpu_times()[:2]) for p in self._processes())
@@ -133,6 +139,11 @@ class Searchd:
         import psutil
 
         return psutil.Process(self.proc.pid).memory_info().rss / 2**20
+
+    def pss_mb(self) -> float:
+        import psutil
+
+        return psutil.Process(self.proc.pid).memory_full_info().pss / 2**20
 
     def cpu_times(self):
         import psutil
@@ -346,7 +357,8 @@ def section_searchd(out, lab, everyone, cookies, queries, rounds=300):
     try:
         idle = server.rss_mb()
         warm_every_process(server, cookies, queries[1])
-        result["without_searchd"] = {"gunicorn_idle_mb": round(idle, 1), "gunicorn_after_every_user_mb": round(server.rss_mb(), 1)}
+        result["without_searchd"] = {"gunicorn_idle_mb": round(idle, 1), "gunicorn_after_every_user_mb": round(server.rss_mb(), 1),
+                                     "gunicorn_after_every_user_pss_mb": round(server.pss_mb(), 1)}
     finally:
         server.stop()
     daemon = Searchd(lab)
@@ -357,6 +369,7 @@ def section_searchd(out, lab, everyone, cookies, queries, rounds=300):
             warm_every_process(server, cookies, queries[1])
             after = {"gunicorn_after_every_user_mb": round(server.rss_mb(), 1), "searchd_after_every_user_mb": round(daemon.rss_mb(), 1)}
             after["total_mb"] = round(after["gunicorn_after_every_user_mb"] + after["searchd_after_every_user_mb"], 1)
+            after["total_pss_mb"] = round(server.pss_mb() + daemon.pss_mb(), 1)
             result["with_searchd"] = {**idle, **after}
         finally:
             server.stop()

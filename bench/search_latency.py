@@ -45,13 +45,14 @@ def pct(values, p):
 def fill(user, corpus, total, rng):
     """Notes and passages (text + perturbed real vectors) straight into the database."""
     from notes.models import Note
-    from search import keyword_index
+    from search import keyword_index, keyword_terms
     from search.embedding import embed, model_name
     from search.models import Passage, UserIndexState
     from search.passages import split
 
     real = [(n["title"], p) for n in corpus for p in split(n["title"], n["body"])]
     base = embed([p.embedding_text() for _, p in real])
+    terms = keyword_terms.to_store([(title, p.text) for title, p in real])  # the token counts saving keeps (SQLite)
     n_notes = total // PER_NOTE
     notes = Note.objects.bulk_create(
         [Note(user=user, title=f"{real[i % len(real)][0][:250]} #{i}", body="") for i in range(n_notes)], batch_size=2000
@@ -68,7 +69,7 @@ def fill(user, corpus, total, rng):
         title, piece = real[i]
         rows.append(Passage(
             user=user, kind="note", note=notes[k // PER_NOTE], start=-1, end=-1, context=title, text=piece.text,
-            content_hash=f"bench-{k}", vector=v.tobytes(), model=model, seq=1,
+            content_hash=f"bench-{k}", terms=terms[i], vector=v.tobytes(), model=model, seq=1,
         ))
         if len(rows) == 5000:
             Passage.objects.bulk_create(rows)

@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notes.models import Note, Paper, Snippet
-from search import embedding, hnsw, keyword_index, passages
+from search import embedding, hnsw, keyword_index, keyword_terms, passages
 from search.id_list import InIds
 from search.models import IndexedSource, Passage, Tombstone, UserIndexState
 
@@ -190,15 +190,16 @@ def _sync(
     if stale:
         _tombstone(user_id, seq, [row.pk for row in stale if row.vector is not None])
         Passage.objects.filter(InIds(F("pk"), [row.pk for row in stale])).delete()
+    terms = keyword_terms.to_store([(w.piece.context, w.piece.text) for w, _ in create])
     Passage.objects.bulk_create(
         [
             Passage(
                 user_id=user_id, kind=w.kind, note_id=note_id, paper_id=w.paper_id, snippet_id=w.snippet_id,
                 run_id=w.run_id, start=w.piece.start, end=w.piece.end, context=w.piece.context, text=w.piece.text, content_hash=h,
-                vector=vectors[h] if vectors is not None else None, model=model if vectors is not None else "",
+                terms=counts, vector=vectors[h] if vectors is not None else None, model=model if vectors is not None else "",
                 embedded_at=now if vectors is not None else None, seq=seq,
             )
-            for w, h in create
+            for (w, h), counts in zip(create, terms)
         ],
         batch_size=500,
     )

@@ -10,23 +10,16 @@ scored again on every word. That is a few hundred rows, not tens of thousands:
   those rows' tsvectors.
 - SQLite: FTS5's bm25, computed here exactly as FTS5 computes it (fts5_aux.c: k1 1.2,
   b 0.75, a word's IDF from the user's rows it matches, the row's length in tokens over the
-  average, column weights on the word counts), from the user's own index: row count and
-  token totals from its averages record, each row's length from its docsize table, each
-  word's matching rows counted once and cached. A word's occurrences in a row are found by
-  FTS5's own tokenizer (porter, unicode61): words of the row that could share the query
-  word's stem are stemmed by it and kept where they do, the row's accented letters read as
-  FTS5 reads them ("Fréchet" as "frechet"). tests/test_search_keyword_rescore.py
-  holds the scores equal to FTS5's own on the real corpus.
+  average, column weights on the word counts), from the user's own index (row count and
+  token totals from its averages record; each word's matching rows counted once and cached)
+  and each passage's token counts, made by FTS5's own tokenizer and kept with the passage
+  (search/keyword_terms.py). tests/test_search_keyword_rescore.py holds the scores equal
+  to FTS5's own on the real corpus.
 """
 
 import math
-import re
-import sqlite3
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
 
-from search import keyword_index, postgres_rank
+from search import keyword_index, keyword_terms, postgres_rank
 
 K1, B = 1.2, 0.75
 
@@ -56,9 +49,8 @@ def sqlite(db, user_id: int, words: list[str], ids: list[int], context_weight: f
     none of the words left out; None where it cannot be computed as FTS5 would (a word FTS5
     reads as several tokens, an index without rows). `matching_rows(word)` is the user's
     rows the word matches."""
-    fts = keyword_index.table(user_id)
-    stems = _stems(tuple(words))
-    rows, totals = _averages(db, fts)
+    stems = keyword_terms.stems(tuple(words))
+    rows, totals = _averages(db, keyword_index.table(user_id))
     if not rows or not all(stems.values()):
         return None
     if not ids:
@@ -72,117 +64,29 @@ def sqlite(db, user_id: int, words: list[str], ids: list[int], context_weight: f
             idf[word] = 1e-6
     placeholders = ",".join(["%s"] * len(ids))
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT id, context, text FROM search_passage WHERE user_id = %s AND id IN ({placeholders})", [user_id, *ids])
-        texts = cursor.fetchall()
-        cursor.execute(f"SELECT id, sz FROM {fts}_docsize WHERE id IN ({placeholders})", list(ids))
-        lengths = {pk: sum(_varints(size)) for pk, size in cursor.fetchall()}
-    # Column 0 of a row is its context (the title and heading), column 1 its text.
-    fields = [field or "" for _, context, text in texts for field in (context, text)]
-    occurrences = _occurrences(_finders(tuple(sorted(set(stems.values())))), fields)
+        # A passage's context and text are read only where its counts were not kept.
+        cursor.execute(
+            "SELECT id, terms, CASE WHEN terms IS NULL THEN context END, CASE WHEN terms IS NULL THEN text END "
+            f"FROM search_passage WHERE user_id = %s AND id IN ({placeholders})", [user_id, *ids],
+        )
+        found = cursor.fetchall()
+    made = iter(keyword_terms.counted([(context, text) for _, terms, context, text in found if terms is None]))
+    occurrences = keyword_terms.finder(list(stems.values()))
     scored = []
-    for i, (pk, _, _) in enumerate(texts):
-        norm = K1 * (1 - B + B * lengths.get(pk, 0) / average)
+    for pk, terms, _, _ in found:
+        terms = next(made) if terms is None else terms
+        norm = K1 * (1 - B + B * keyword_terms.length(terms) / average)
+        counts = occurrences(terms)
         score = 0.0
         for word, stem in stems.items():
-            freq = context_weight * occurrences.get((2 * i, stem), 0) + occurrences.get((2 * i + 1, stem), 0)
-            if freq:
+            if stem in counts:
+                in_context, in_text = counts[stem]
+                freq = context_weight * in_context + in_text
                 score += idf[word] * (freq * (K1 + 1)) / (freq + norm)
         if score:
             scored.append((int(pk), score))
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored[:limit]
-
-
-def _occurrences(finders, fields: list[str]) -> dict[tuple[int, str], int]:
-    """(field index, stem) -> how many of the field's words FTS5 would index as that stem.
-    The fields are searched as one string (a literal-led pattern per prefix lets the regex
-    engine skip ahead to each occurrence: a few scans in C instead of one per field and
-    prefix); word boundaries are checked by hand, and candidate words are stemmed once each."""
-    lowered = [_fold(field).lower() for field in fields]
-    starts = list(accumulate((len(field) + 1 for field in lowered[:-1]), initial=0))
-    joined = "\x00".join(lowered)
-    found: dict[int, str] = {}  # by where the word starts: one prefix may start another ("music", "musiclm")
-    for _, pattern in finders:
-        for match in pattern.finditer(joined):
-            start = match.start()
-            if start == 0 or not joined[start - 1].isalnum():
-                found[start] = match.group()
-    stemmed = _stems(tuple(sorted(set(found.values()))))
-    counts: dict[tuple[int, str], int] = {}
-    for start, word in found.items():
-        field = bisect_right(starts, start) - 1
-        stem = stemmed[word]
-        if stem:
-            counts[(field, stem)] = counts.get((field, stem), 0) + 1
-    return counts
-
-
-# What FTS5's tokenizer makes of each non-ASCII character inside a word: its letter without
-# the diacritic ("é" -> "e": unicode61 removes them, so "Fréchet" is indexed as "frechet"), " "
-# where it separates words, else the character. Asked of FTS5, as the stems are, and kept.
-_folded_chars: dict[str, str] = {}
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def _fold(field: str) -> str:
-    """The field's non-ASCII characters as FTS5 reads them, so a word is found by the same
-    letters FTS5 indexed it under. (Replaced one by one by the regex engine: str.translate
-    looks every character up, 3.5x the time on the 100k bench's passages.)"""
-    if field.isascii():
-        return field
-    missing = sorted(c for c in set(field) if ord(c) > 127 and c not in _folded_chars)
-    if missing:
-        tokens = _tokens([f"a{c}a" for c in missing], keyword_index.TOKENIZER.replace("porter", "").strip())
-        for c, found in zip(missing, tokens):
-            if found == ["a", "a"]:
-                _folded_chars[c] = " "
-            elif len(found) == 1 and len(found[0]) >= 2 and found[0][0] == found[0][-1] == "a":
-                _folded_chars[c] = found[0][1:-1]
-            else:
-                _folded_chars[c] = c
-    return _NON_ASCII.sub(lambda match: _folded_chars[match.group()], field)
-
-
-@lru_cache(maxsize=256)
-def _finders(stems: tuple[str, ...]):
-    """(prefix, pattern of a word starting with it) for the words that could stem to one of
-    `stems`. Porter's steps only remove a word's ending, except that they turn a last y into
-    i (happy -> happi), add a last e (hoping -> hope) and turn bili into bl (sensibility ->
-    sensibl): a stem ending in i, e or l is, but for its last letter, the start of its words;
-    any other stem is the start of them all."""
-    prefixes = {stem[:-1] if stem[-1:] in ("i", "e", "l") and len(stem) > 1 else stem for stem in stems}
-    return tuple((prefix, re.compile(re.escape(prefix) + r"[^\W_]*")) for prefix in sorted(prefixes))
-
-
-_stem_cache: dict[str, str | None] = {}
-STEM_CACHE_SIZE = 50_000
-
-
-def _stems(words: tuple[str, ...]) -> dict[str, str | None]:
-    """Each word's one token as FTS5's tokenizer makes it (None where it makes zero or
-    several), asked of FTS5 itself, and remembered."""
-    missing = [w for w in words if w not in _stem_cache]
-    if missing:
-        if len(_stem_cache) + len(missing) > STEM_CACHE_SIZE:
-            _stem_cache.clear()
-        for word, found in zip(missing, _tokens(missing, keyword_index.TOKENIZER)):
-            _stem_cache[word] = found[0] if len(found) == 1 else None
-    return {w: _stem_cache.get(w) for w in words}
-
-
-def _tokens(texts: list[str], tokenizer: str) -> list[list[str]]:
-    """The tokens FTS5 makes of each text with `tokenizer`, in a private in-memory database."""
-    scratch = sqlite3.connect(":memory:")
-    try:
-        scratch.execute(f"CREATE VIRTUAL TABLE w USING fts5(word, tokenize='{tokenizer}')")
-        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
-        scratch.executemany("INSERT INTO w(rowid, word) VALUES (?, ?)", list(enumerate(texts, 1)))
-        tokens: dict[int, list[tuple[int, str]]] = {}
-        for doc, offset, term in scratch.execute("SELECT doc, offset, term FROM v"):
-            tokens.setdefault(doc, []).append((offset, term))
-    finally:
-        scratch.close()
-    return [[term for _, term in sorted(tokens.get(i, []))] for i in range(1, len(texts) + 1)]
 
 
 def _averages(db, fts: str) -> tuple[int, list[int]]:

@@ -38,6 +38,10 @@ class Passage(models.Model):
     context = models.TextField(blank=True, help_text="Title (and heading) carried into the passage.")
     text = models.TextField()
     content_hash = models.CharField(max_length=64)
+    # SQLite: the passage's token counts as FTS5 makes them (search/keyword_terms.py); NULL
+    # on PostgreSQL and where not made yet. (Nullable so that adding it was an ALTER TABLE:
+    # SQLite's table rebuild would have dropped the users' keyword index triggers.)
+    terms = models.TextField(null=True)
     # Float32 little-endian, DIMENSIONS long, L2-normalised; NULL for a "don't index" note
     # (still found by words, never by meaning).
     vector = models.BinaryField(null=True)

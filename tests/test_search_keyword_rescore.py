@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from notes.models import Note
-from search import indexing, keyword, keyword_rescore
+from search import indexing, keyword, keyword_rescore, keyword_terms
 from search.models import Passage
 from tests.search_fixtures import corpus_entries, dev_questions
 
@@ -107,24 +107,58 @@ def test_nothing_is_scored_again_when_every_word_fits_the_budget(user, collectio
     assert ranking(user, "guidance diffusion", limit=10, also=meanings)[:1] == [collection["both"]]
 
 
+def same_as_full_ranking(user, questions, limit: int) -> int:
+    """Asserts that the top passages FTS5 ranks on every word of each question get the same
+    scores, in the same order, when scored again; returns how many were compared."""
+    weight = keyword.default_context_weight()
+    compared = 0
+    for question in questions:
+        words = keyword.terms(question)
+        full = keyword._rank(connection, user.pk, words, limit, weight)
+        again = keyword_rescore.sqlite(connection, user.pk, words, [pk for pk, _ in full], weight, limit,
+                                       lambda word: keyword._matches(connection, user.pk, word, keyword.EXACT))
+        assert [pk for pk, _ in again] == [pk for pk, _ in full], question
+        assert [s for _, s in again] == pytest.approx([s for _, s in full], rel=1e-9), question
+        compared += len(full)
+    return compared
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5's bm25 is SQLite's scorer")
-def test_scoring_again_reproduces_fts5s_bm25_on_the_real_corpus(user):
+@pytest.mark.parametrize("counts", ["kept with the passages", "made from the text when read"])
+def test_scoring_again_reproduces_fts5s_bm25_on_the_real_corpus(user, counts):
     """For every dev question, the top passages FTS5 ranks on every word get the same
-    scores, in the same order, when scored again (real notes: code, lists, unicode)."""
+    scores, in the same order, when scored again (real notes: code, lists, unicode), from
+    the token counts saving keeps with each passage, and from the text where none were kept."""
     for entry in corpus_entries():
         note = Note.objects.create_note(user, title=entry["title"], body=entry["body"])
         indexing.index_note_text(note.pk)
-    weight = keyword.default_context_weight()
-    compared = 0
-    for question in dev_questions():
-        words = keyword.terms(question["q"])
-        full = keyword._rank(connection, user.pk, words, 40, weight)
-        again = keyword_rescore.sqlite(connection, user.pk, words, [pk for pk, _ in full], weight, 40,
-                                       lambda word: keyword._matches(connection, user.pk, word, keyword.EXACT))
-        assert [pk for pk, _ in again] == [pk for pk, _ in full], question["q"]
-        assert [s for _, s in again] == pytest.approx([s for _, s in full], rel=1e-9), question["q"]
-        compared += len(full)
-    assert compared > 1000
+    assert not Passage.objects.filter(user=user, terms=None).exists()
+    if counts == "made from the text when read":
+        Passage.objects.filter(user=user).update(terms=None)
+    assert same_as_full_ranking(user, [q["q"] for q in dev_questions()], 40) > 1000
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the kept counts are SQLite's")
+def test_a_passage_whose_text_is_changed_under_it_is_scored_on_its_new_text(user, collection):
+    """Whoever rewrites a passage's text (not the app: it replaces passages), its kept counts
+    go with the old text, and it is scored on the new one."""
+    Passage.objects.filter(pk=collection["alone"]).update(text="Guidance guidance diffusion diffusion diffusion.")
+
+    assert Passage.objects.get(pk=collection["alone"]).terms is None
+    assert Passage.objects.get(pk=collection["both"]).terms is not None
+    assert same_as_full_ranking(user, ["guidance diffusion", "diffusion images"], 60) > 30
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the kept counts are SQLite's")
+def test_passages_saved_before_counts_were_kept_get_them_on_upgrade(user, collection):
+    """Migration 0010 makes the counts of every passage that has none, the same as saving
+    makes them."""
+    kept = dict(Passage.objects.values_list("pk", "terms"))
+    Passage.objects.update(terms=None)
+
+    assert keyword_terms.backfill(connection) == len(kept)
+    assert dict(Passage.objects.values_list("pk", "terms")) == kept
+    assert keyword_terms.finder(["diffus", "sweep"])(kept[collection["both"]]) == {"diffus": (0, 1), "sweep": (1, 1)}
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5's tokenizer is SQLite's")
@@ -133,15 +167,10 @@ def test_accented_words_score_again_as_fts5_indexed_them(user, collection, setti
     found by them keeps its place when the left-out word is scored again."""
     accented = saved(user, "Métriques", "The Fréchet distance of naïve—Bayes samplers, façade of FID.")
     plain = saved(user, "Metrics", "The Frechet distance of naive Bayes samplers.")
-    weight = keyword.default_context_weight()
-    for query in ("frechet diffusion", "fréchet naive diffusion", "metriques facade diffusion", "bayes naïve diffusion"):
-        words = keyword.terms(query)
-        full = keyword._rank(connection, user.pk, words, 60, weight)
-        again = keyword_rescore.sqlite(connection, user.pk, words, [pk for pk, _ in full], weight, 60,
-                                       lambda word: keyword._matches(connection, user.pk, word, keyword.EXACT))
-        assert {accented, plain} & {pk for pk, _ in full}, query
-        assert [pk for pk, _ in again] == [pk for pk, _ in full], query
-        assert [s for _, s in again] == pytest.approx([s for _, s in full], rel=1e-9), query
+    queries = ("frechet diffusion", "fréchet naive diffusion", "metriques facade diffusion", "bayes naïve diffusion")
+    for query in queries:
+        assert {accented, plain} & {pk for pk, _ in keyword._rank(connection, user.pk, keyword.terms(query), 60, 1.0)}, query
+    same_as_full_ranking(user, queries, 60)
     settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
     assert accented in ranking(user, "frechet diffusion", limit=5)
 
@@ -152,7 +181,7 @@ def test_a_word_fts5_would_split_keeps_the_kept_words_ranking(user, collection, 
     stands rather than one that drops a word."""
     settings.SEARCH_KEYWORD_ROW_BUDGET = ROW_BUDGET
     kept_only = keyword._rank(connection, user.pk, ["guidance"], 10, keyword.default_context_weight())
-    stems = keyword_rescore._stems
-    monkeypatch.setattr(keyword_rescore, "_stems", lambda words: {**stems(words), **({"diffusion": None} if "diffusion" in words else {})})
+    stems = keyword_terms.stems
+    monkeypatch.setattr(keyword_terms, "stems", lambda words: {**stems(words), **({"diffusion": None} if "diffusion" in words else {})})
 
     assert keyword.search_passages(user.pk, "guidance diffusion", limit=10) == kept_only
