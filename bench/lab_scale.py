@@ -14,8 +14,7 @@ their snapshots as the index writer does, then measures on this machine:
     against the size of one copy of every index (with and without a memory budget);
   - searchd: the same with searchd holding the indexes (`manage.py searchd`, web processes
     asking it over SEARCH_INDEX_SOCKET): total RSS of gunicorn + searchd against one copy
-    (and PSS, each shared page counted once: RSS counts the memory-mapped SQLite file's
-    pages in every process), and what the socket hop adds to a search (index lookup + query alone, and the whole
+    (and PSS, each page shared between processes counted once), and what the socket hop adds to a search (index lookup + query alone, and the whole
     hybrid search), in-process and through searchd alternately in one run;
   - findable: save -> findable by meaning p50/p95 while the index worker rewrites the big
     user's snapshot (compaction) and reconciles;
@@ -106,7 +105,7 @@ class Gunicorn:
 
     def pss_mb(self) -> float:
         """Memory with each shared page counted once over all processes (RSS counts the pages
-        of the memory-mapped SQLite file, one page cache, in every process that read them)."""
+        the forked workers share in every one of them)."""
         return sum(p.memory_full_info().pss for p in self._processes()) / 2**20
 
     def cpu_s(self) -> float:
