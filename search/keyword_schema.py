@@ -52,12 +52,16 @@ def _run(schema_editor, statements):
         schema_editor.execute(statement)
 
 
-def _on_postgresql(statements):
-    """A migration step that runs `statements` on PostgreSQL and nothing elsewhere."""
+def on_vendor(vendor, statements):
+    """A migration step that runs `statements` on VENDOR's databases and nothing elsewhere."""
     def step(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor == vendor:
             _run(schema_editor, statements)
     return step
+
+
+def _on_postgresql(statements):
+    return on_vendor("postgresql", statements)
 
 
 def create_schema(apps, schema_editor):

@@ -7,10 +7,10 @@ The counts are made by FTS5's own tokenizer (the users' indexes' `porter unicode
 private in-memory database, so they are FTS5's by construction: accents, stems and word
 boundaries included. Stored as text: the passage's length in tokens (context and text),
 then one line per distinct token, `token count_in_context count_in_text`, each line
-beginning with a newline. NULL means not made: on
-PostgreSQL (ts_rank scores from the tsvector), for a row written by another path, or one
-whose text was changed under it (a trigger clears its counts: search/migrations/0010);
-those counts are then made from the text when they are read.
+beginning with a newline. NULL means not made: on PostgreSQL (ts_rank scores from the
+tsvector), for a row written by another path, or one whose text was changed under it (a
+trigger clears its counts: search/migrations/0010); those counts are then made from the
+text when they are read.
 """
 
 import re

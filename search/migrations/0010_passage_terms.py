@@ -1,5 +1,8 @@
 from django.db import migrations, models
 
+from search import keyword_terms
+from search.keyword_schema import on_vendor
+
 # SQLite: a passage whose context or text is changed (by any writer) loses its kept counts,
 # which are made again from the text when read (search/keyword_terms.py).
 SQLITE_FORWARD = [
@@ -10,19 +13,10 @@ SQLITE_FORWARD = [
 SQLITE_BACKWARD = ["DROP TRIGGER IF EXISTS search_passage_terms_au"]
 
 
-def forward(apps, schema_editor):
-    from search import keyword_terms
-
+def backfill(apps, schema_editor):
+    """The counts of the passages saved before this migration."""
     if schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_FORWARD:
-            schema_editor.execute(statement)
         keyword_terms.backfill(schema_editor.connection)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_BACKWARD:
-            schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
@@ -37,5 +31,6 @@ class Migration(migrations.Migration):
             name='terms',
             field=models.TextField(null=True),
         ),
-        migrations.RunPython(forward, backward),
+        migrations.RunPython(on_vendor("sqlite", SQLITE_FORWARD), on_vendor("sqlite", SQLITE_BACKWARD)),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
