@@ -58,6 +58,9 @@ def test_a_title_offered_in_the_report_is_taken_in_one_click(logged_in_page, use
     services.run_import_job(job.pk)
     page = logged_in_page
     page.goto(ImportJob.objects.get(pk=job.pk).get_absolute_url())
+    report = ImportJob.objects.get(pk=job.pk).report
+    # Said as what they are, not as a count of notes beside the table of notes imported.
+    expect(page.locator(".import-notices summary")).to_have_text(f"{len(report['notices'])} things to check")
     page.locator(".import-notices summary").click()
     colpali = "ColPali - Multimodal RAG made simpler and faster"
     note_url = Note.objects.get(user=user, paper__arxiv_id="2407.01449").get_absolute_url()
