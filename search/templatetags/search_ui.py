@@ -1,6 +1,8 @@
 """Template helpers of the search UI: highlighted passages, tag links and a note's index state."""
 
+import os
 import re
+import sqlite3
 from functools import lru_cache
 from html import escape  # Django's escape() is this, behind a lazy-string wrapper that costs per call
 from urllib.parse import quote
@@ -8,6 +10,8 @@ from urllib.parse import quote
 from django import template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+
+from search import keyword_terms
 
 register = template.Library()
 
@@ -29,18 +33,35 @@ def query_terms(query: str) -> list[str]:
     return sorted(terms[:MAX_TERMS], key=len, reverse=True)
 
 
-def _stem(term: str) -> str:
-    # "embeddings" should mark "embedding" too: match the word's start, without a plural ending.
-    return term[:-1] if len(term) > 3 and term.endswith("s") else term
+def _tokens(words: set[str] | list[str]) -> dict[str, str | None]:
+    """Each word's token as the keyword index makes it (FTS5's tokenizer, kept per word); None
+    for every word where this Python's SQLite has no FTS5 (a PostgreSQL server's may lack it):
+    words are then marked where they are the query's own."""
+    try:
+        return keyword_terms.stems(tuple(words))
+    except sqlite3.OperationalError:
+        return dict.fromkeys(words)
+
+
+def _prefix(term: str, token: str | None) -> str:
+    # The start a word must have to be worth asking its token: the Porter stemmer changes only
+    # a word's end ("happy" -> "happi"), so a word with the term's token starts like both.
+    return (os.path.commonprefix([term, token]) or term) if token else term
 
 
 # A results page marks the same query in every hit (and the next pages ask it again).
 @lru_cache(maxsize=64)
-def _marking_pattern(query: str) -> re.Pattern | None:
+def _marking(query: str) -> tuple[re.Pattern, frozenset[str]] | None:
+    """The words that may be marked (a regex), and the tokens that make one marked: the query
+    words' tokens as the keyword index makes them, so "embeddings" marks "embedding" and
+    "embed" (what the search matched) and "how" does not mark "however"."""
     terms = query_terms(query)
     if not terms:
         return None
-    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(re.escape(_stem(t)) for t in terms), re.IGNORECASE)
+    tokens = _tokens(terms)
+    starts = sorted({_prefix(term, tokens[term]) for term in terms}, key=len, reverse=True)
+    wanted = frozenset(tokens[term] or term for term in terms)
+    return re.compile(r"(?<!\w)(?:%s)\w*" % "|".join(map(re.escape, starts)), re.IGNORECASE), wanted
 
 
 # The filters below write the HTML of what a results page shows for every hit: written with
@@ -48,13 +69,19 @@ def _marking_pattern(query: str) -> re.Pattern | None:
 # page's render 1.8 ms slower (bench/render_ab.py --baseline bebaa1c: 9.48 -> 7.83 ms).
 @register.filter(needs_autoescape=False)
 def highlight_terms(text, query):
-    """Escape `text` and wrap every word that starts like a query word in <mark>."""
+    """Escape `text` and wrap in <mark> every word with the token of a query word."""
     text = str(text or "")
-    pattern = _marking_pattern(str(query or ""))
-    if pattern is None:
+    marking = _marking(str(query or ""))
+    if marking is None:
         return mark_safe(escape(text))
+    pattern, wanted = marking
+    found = list(pattern.finditer(text))
+    tokens = _tokens({match.group().casefold() for match in found})
     out, last = [], 0
-    for match in pattern.finditer(text):
+    for match in found:
+        word = match.group().casefold()
+        if (tokens[word] or word) not in wanted or word in STOPWORDS:  # "one" is "on" to the stemmer
+            continue
         out.append(escape(text[last:match.start()]))
         out.append(f"<mark>{escape(match.group())}</mark>")
         last = match.end()

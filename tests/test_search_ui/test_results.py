@@ -207,6 +207,18 @@ def test_highlight_marks_query_words_in_escaped_text():
     assert highlight_terms("x" * 50, "(" * 5000) == "x" * 50
 
 
+def test_highlight_marks_the_words_the_search_matched_not_every_word_with_the_same_start():
+    """Marked as the keyword index matches: a word's other forms, not longer words that only
+    begin like it (the research log's "how" in "however", "trade" in "tradeoff")."""
+    assert highlight_terms("However, how it trades off: a tradeoff.", "how trade") == (
+        "However, <mark>how</mark> it <mark>trades</mark> off: a tradeoff."
+    )
+    assert highlight_terms("Diverse samples, less diversity; happiness", "diversity happy") == (
+        "<mark>Diverse</mark> samples, less <mark>diversity</mark>; <mark>happiness</mark>"
+    )
+    assert highlight_terms("One step on", "one") == "<mark>One</mark> step on"  # one and on share a stem
+
+
 def test_a_paper_and_the_notes_about_it_are_one_hit_with_the_notes_beneath(auth_client, user, notes, write_note):
     """The research log has both a paper and notes about it: they take one place, not two."""
     from search import services
