@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from notes.models import Paper, Snippet
 from search.indexing import index_note, index_paper
-from search.templatetags.search_ui import highlight_terms
+from search.passages import split
+from search.templatetags.search_ui import EXCERPT_CHARS, highlight_terms
+from tests.search_fixtures import corpus_entries
 
 URL = reverse("search:results")
 ODD_QUERIES = [
@@ -217,6 +219,32 @@ def test_highlight_marks_the_words_the_search_matched_not_every_word_with_the_sa
         "<mark>Diverse</mark> samples, less <mark>diversity</mark>; <mark>happiness</mark>"
     )
     assert highlight_terms("One step on", "one") == "<mark>One</mark> step on"  # one and on share a stem
+
+
+def test_a_long_passage_shows_an_excerpt_with_its_first_marked_word_in_view():
+    """Every long passage of the real corpus, asked for a word deep inside it: a few lines
+    from a little before that word, cut at spaces, "…" where cut; short ones whole."""
+    passages = [p.text for note in corpus_entries() for p in split(note["title"], note["body"])]
+    long = [text for text in passages if len(text) > 3 * EXCERPT_CHARS]
+    asked = 0
+    for text in long:
+        # a word whose forms first appear past two excerpts' length
+        deep = [w for w in re.findall(r"[A-Za-z]{6,}", text) if text.lower().find(w[:5].lower()) > 2 * EXCERPT_CHARS]
+        if not deep:
+            continue
+        asked += 1
+        shown = highlight_terms(text, deep[0])
+        visible = html.unescape(re.sub(r"</?mark>", "", shown))
+        assert visible.startswith("…") and EXCERPT_CHARS // 2 < len(visible) <= EXCERPT_CHARS + 2
+        core = visible.strip("…")
+        assert core in text and "<mark>" in shown  # the first of the word's forms (asking: "ask")
+        start, end = text.index(core), text.index(core) + len(core)
+        assert not text[start - 1].isalnum() and (end == len(text) or not text[end].isalnum())  # cut between words
+    assert asked > 20
+    opening = highlight_terms(long[0], "nothing-found-here")  # found by meaning alone: the start
+    assert opening.endswith("…") and long[0].startswith(html.unescape(opening[:-1]))
+    short = next(text for text in passages if len(text) < EXCERPT_CHARS)
+    assert html.unescape(highlight_terms(short, "")) == short
 
 
 def test_a_paper_and_the_notes_about_it_are_one_hit_with_the_notes_beneath(auth_client, user, notes, write_note):
