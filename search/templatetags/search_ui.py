@@ -53,8 +53,8 @@ def _prefix(term: str, token: str | None) -> str:
 @lru_cache(maxsize=64)
 def _marking(query: str) -> tuple[re.Pattern, frozenset[str]] | None:
     """The words that may be marked (a regex), and the tokens that make one marked: the query
-    words' tokens as the keyword index makes them, so "embeddings" marks "embedding" and
-    "embed" (what the search matched) and "how" does not mark "however"."""
+    words' tokens as the keyword index makes them, so "embeddings" marks "embedding" (what
+    the search matched) and "how" does not mark "however"."""
     terms = query_terms(query)
     if not terms:
         return None
@@ -71,12 +71,10 @@ def _marked(text: str, query: str) -> list[tuple[int, int]]:
         return []
     pattern, wanted = marking
     found = list(pattern.finditer(text))
-    tokens = _tokens({match.group().casefold() for match in found})
-    return [
-        match.span() for match in found
-        # "one" is "on" to the stemmer: a stop word is never worth marking
-        if (tokens[match.group().casefold()] or match.group().casefold()) in wanted and match.group().casefold() not in STOPWORDS
-    ]
+    words = [match.group().casefold() for match in found]
+    tokens = _tokens(set(words))
+    # "one" is "on" to the stemmer: a stop word is never worth marking
+    return [match.span() for match, word in zip(found, words) if (tokens[word] or word) in wanted and word not in STOPWORDS]
 
 
 # A hit shows about this much of its passage (a passage is up to ~250 words: ten whole ones
