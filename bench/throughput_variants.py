@@ -11,7 +11,9 @@ variants within a round, as ratios.
         [--users 21] [--passages 20000] [--rounds 3] [--seconds 12] [--clients 16] [--edits] [--json]
 
 A variant is NAME:KEY=VALUE,KEY=VALUE (empty after the colon: the lab's own settings).
-GUNICORN_CMD_ARGS in a variant adds gunicorn options (a --config file with server hooks).
+GUNICORN_CMD_ARGS in a variant adds gunicorn options (a --config file with server hooks);
+SEARCH_INDEX_SOCKET=searchd has its processes ask one `manage.py searchd` for the indexes, as
+`make run` and a lab's server do, instead of each holding every index.
 """
 
 import argparse
@@ -26,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, Lab, load_json  # noqa: E402
-from lab_scale import Gunicorn, _embed_once, edits_going_on, load, procfile_workers, session_cookie  # noqa: E402
+from lab_scale import Gunicorn, Searchd, _embed_once, edits_going_on, load, procfile_workers, session_cookie  # noqa: E402
 from search_latency import fill  # noqa: E402
 
 
@@ -74,9 +76,12 @@ def main() -> int:
             hnsw.write_snapshot(user.pk)
         cookies = [session_cookie(u) for u in users]
         procfile_workers(lab)
-        servers = {}
+        servers, daemons = {}, []
         try:
             for name, env in variants.items():
+                if env.get("SEARCH_INDEX_SOCKET") == "searchd":
+                    daemons = daemons or [Searchd(lab)]
+                    env = {**env, "SEARCH_INDEX_SOCKET": daemons[0].socket}
                 servers[name] = Gunicorn(lab, env=env)
                 for cookie in cookies:  # every process loads every user's index
                     for _ in range(3):
@@ -94,7 +99,7 @@ def main() -> int:
                           f"RSS {figures[name]['rss_mb']} MB", flush=True)
                 out["rounds"].append(figures)
         finally:
-            for server in servers.values():
+            for server in [*servers.values(), *daemons]:
                 server.stop()
     first = next(iter(variants))
     for name in variants:
