@@ -226,7 +226,10 @@ def editor(user, corpus, stop: threading.Event, every=1.0):
     k = 0
     while not stop.wait(every):
         note = Note.objects.get(pk=notes[k % len(notes)].pk)
-        note.apply_edit(base_version=note.version, title=note.title, body=corpus[k % len(corpus)]["body"][:600] + f"\n\nEdit {k}.")
+        # Numbered across calls (EDIT_NUMBERS): a second run of edits must still change the notes;
+        # repeating an earlier run's texts made no new passages, so nothing for the workers to do.
+        body = corpus[k % len(corpus)]["body"][:600] + f"\n\nEdit {next(EDIT_NUMBERS)}."
+        note.apply_edit(base_version=note.version, title=note.title, body=body)
         k += 1
     connection.close()
     return k
