@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 
+from django.conf import settings
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -96,11 +97,9 @@ _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-qu
 # The same query is asked again when the results page follows the header's dropdown, for
 # every further page of results and at every filter changed in place: its vector is kept,
 # per user (one user's search must not make another's faster, which would tell them what
-# was searched). 512 vectors of 384 floats: under 1 MB.
-QUERY_VECTORS_KEPT = 512
-
-
-@lru_cache(maxsize=QUERY_VECTORS_KEPT)
+# was searched). Every web process serves every member of a lab, so the number kept is
+# sized for a lab's recent questions (SEARCH_QUERY_VECTORS_KEPT).
+@lru_cache(maxsize=settings.SEARCH_QUERY_VECTORS_KEPT)
 def _query_vector(user_id: int, model: str, query: str):
     vector = embedding.embed_query(query, model)
     vector.setflags(write=False)  # shared by later searches: nothing may change it in place

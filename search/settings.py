@@ -65,3 +65,8 @@ SEARCH_REINDEX_STALL_SECONDS = envint("SEARCH_REINDEX_STALL_SECONDS", 300)
 # query's most common words are left out of the ranking (see search/keyword.py). 0: 8000,
 # and 2000 for hybrid search (keyword.ROW_BUDGET, HYBRID_ROW_BUDGET).
 SEARCH_KEYWORD_ROW_BUDGET = envint("SEARCH_KEYWORD_ROW_BUDGET", 0)
+# Query vectors each web process keeps (~2 kB each: 4096 take ~9 MB), per user and question:
+# asking again (the next page, a filter, the dropdown's question on the full page) skips
+# embedding it (~1.7 ms of CPU). At 512, sized for one researcher, a lab of 21 members
+# asking 100 questions each found none of them kept (README, Measured figures).
+SEARCH_QUERY_VECTORS_KEPT = envint("SEARCH_QUERY_VECTORS_KEPT", 4096)

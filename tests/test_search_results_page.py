@@ -4,6 +4,7 @@ kept for one user reaches another, and htmx gets only the part it swaps."""
 import re
 from unittest import mock
 
+import numpy as np
 import pytest
 from django.urls import reverse
 
@@ -88,6 +89,18 @@ def test_a_query_vector_is_kept_per_user_only(auth_client, other_client, user, o
         assert embed_query.call_count == 2
     assert hit_titles(first) == ["Sourdough starter"]
     assert hit_titles(theirs) == ["Mallory&#x27;s bread"]
+
+
+def test_a_labs_members_each_keep_their_recent_questions_vectors():
+    """One web process serves a whole lab: 21 members asking 100 questions each, round after
+    round, embed each question once (a cache sized for one researcher kept none of them)."""
+    vector = np.zeros(384, dtype=np.float32)
+    with mock.patch.object(embedding, "embed_query", return_value=vector) as embed_query:
+        for _ in range(2):
+            for question in range(100):
+                for member in range(21):
+                    services._query_vector(member, "the-model", f"question {question}")
+    assert embed_query.call_count == 21 * 100
 
 
 def test_a_kept_vector_cannot_be_changed_by_a_search(user, write_note):

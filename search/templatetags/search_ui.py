@@ -49,8 +49,9 @@ def _prefix(term: str, token: str | None) -> str:
     return (os.path.commonprefix([term, token]) or term) if token else term
 
 
-# A results page marks the same query in every hit (and the next pages ask it again).
-@lru_cache(maxsize=64)
+# A results page marks the same query in every hit, and the next pages ask it again; kept
+# for as many questions as a lab's members ask in a while (its vectors are kept likewise).
+@lru_cache(maxsize=1024)
 def _marking(query: str) -> tuple[re.Pattern, frozenset[str]] | None:
     """The words that may be marked (a regex), and the tokens that make one marked: the query
     words' tokens as the keyword index makes them, so "embeddings" marks "embedding" (what
