@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
-from workers.liveness import redis_client
+from lablog.redis_clients import redis_client
 
 log = logging.getLogger(__name__)
 MAX_DELAY_SECONDS = 2.0

@@ -13,8 +13,9 @@ from django.views.decorators.cache import never_cache
 
 from lablog import login_throttle
 from lablog.accounts import UsernameTaken, create_account
+from lablog.redis_clients import redis_client
 from search.hnsw import remote
-from workers.liveness import alive_workers, redis_client
+from workers.liveness import alive_workers
 
 
 class SignupForm(UserCreationForm):

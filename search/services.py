@@ -15,15 +15,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache
 
-from django.conf import settings
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from notes.models import Note, NoteLink
-from search import embedding, fusion, hnsw, indexing, keyword, passages, reindex
+from search import embedding, fusion, hnsw, indexing, keyword, passages, query_vectors, reindex
 from search.consistency import repeatable_read
 from search.fusion import Group
 from search.id_list import InIds
@@ -92,18 +91,9 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
 
 
 # Embedding the query (~5 ms) runs on a thread while the keyword query runs: ONNX Runtime and
-# the database drivers release the GIL, so a hybrid search costs the longer of the two.
+# the database drivers release the GIL, so a hybrid search costs the longer of the two. A
+# question asked before has its vector kept (search/query_vectors.py).
 _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
-# The same query is asked again when the results page follows the header's dropdown, for
-# every further page of results and at every filter changed in place: its vector is kept,
-# per user (one user's search must not make another's faster, which would tell them what
-# was searched). Every web process serves every member of a lab, so the number kept is
-# sized for a lab's recent questions (SEARCH_QUERY_VECTORS_KEPT).
-@lru_cache(maxsize=settings.SEARCH_QUERY_VECTORS_KEPT)
-def _query_vector(user_id: int, model: str, query: str):
-    vector = embedding.embed_query(query, model)
-    vector.setflags(write=False)  # shared by later searches: nothing may change it in place
-    return vector
 
 
 def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[tuple[int, float]]]:
@@ -115,7 +105,7 @@ def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[t
         return lambda: keyword.search_passages(user_id, query, limit)
     if embedding.unavailable_reason(index.model):
         return lambda: keyword.search_passages(user_id, query, limit)
-    vector = _query_embedder.submit(_query_vector, user_id, index.model, query)
+    vector = _query_embedder.submit(query_vectors.query_vector, user_id, index.model, query)
     return lambda: index.query(vector.result(), limit)
 
 

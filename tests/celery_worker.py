@@ -11,7 +11,8 @@ from pathlib import Path
 import redis
 from django.db import connection
 
-from workers.liveness import alive_workers, redis_client
+from lablog.redis_clients import redis_client
+from workers.liveness import alive_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -41,13 +41,14 @@ def _clean_redis():
 
 @pytest.fixture(autouse=True)
 def _own_search_index(settings, tmp_path):
-    """A fresh index directory, in-process HNSW cache and keyword counts per test: ids restart
-    after a rollback, and an index or a count kept from an earlier test would answer for the
-    wrong rows."""
-    from search import hnsw, keyword
+    """A fresh index directory, in-process HNSW cache, keyword counts and kept question vectors
+    per test: ids restart after a rollback, and an index, a count or a vector kept from an
+    earlier test would answer for the wrong rows (or count no embedding)."""
+    from search import hnsw, keyword, query_vectors
 
     settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
     hnsw.forget()
+    query_vectors.forget()
     keyword._matches_cache.clear()
     keyword._passages_cache.clear()
     yield

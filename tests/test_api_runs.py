@@ -7,9 +7,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from api.models import ApiToken
+from lablog.redis_clients import redis_client
 from notes.models import Note
 from workers.jobs import kinds
-from workers.liveness import Heartbeat, redis_client
+from workers.liveness import Heartbeat
 from workers.models import Run, RunArtifact, Runnable
 
 

@@ -7,9 +7,10 @@ import time
 import pytest
 from django.urls import reverse
 
+from lablog.redis_clients import redis_client
 from notes.models import Note
 from workers.jobs import get_kind
-from workers.liveness import Heartbeat, alive_workers, redis_client
+from workers.liveness import Heartbeat, alive_workers
 from workers.models import Run, Runnable
 
 H200 = [{"type": "cuda", "name": "NVIDIA H200", "memory_bytes": 141 * 10**9}]

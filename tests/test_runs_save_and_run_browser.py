@@ -46,7 +46,8 @@ def test_save_and_run_from_the_standalone_form_goes_to_the_note_with_one_new_run
 
 
 def test_add_and_run_from_the_standalone_add_page_goes_to_the_note(page, user):
-    from workers.liveness import Heartbeat, redis_client
+    from lablog.redis_clients import redis_client
+    from workers.liveness import Heartbeat
 
     note = Note.objects.create_note(user, title="A new sweep")
     beat = Heartbeat("gpu0@lab", ["gpu", "gpu.cfg_diffusion"], kinds={"cfg_diffusion": {}})

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from exchange.importers import import_bytes
+from lablog.redis_clients import redis_client
 from notes.models import Note
 from search import reindex, services
 from search.models import IndexedSource, Passage, UserIndexState
 from tests.search_fixtures import SHARED, corpus_entries
 from tests.waiting import wait_until
-from workers.liveness import redis_client
 
 pytestmark = [pytest.mark.worker]
 

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
+from lablog.redis_clients import redis_client
 from notes.models import Note
 from search import services, staleness
 from search.check import check_user
 from search.models import Passage
 from tests import celery_worker as worker_process
 from tests.waiting import wait_until
-from workers.liveness import redis_client
 
 pytestmark = [pytest.mark.worker]
 

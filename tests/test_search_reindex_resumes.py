@@ -5,12 +5,12 @@ a note that cannot be embedded is reported without stopping the rest."""
 import pytest
 from django.utils import timezone
 
+from lablog.redis_clients import redis_client
 from notes.models import Note
 from search import indexing, reindex, services
 from search.models import IndexedSource, Passage, UserIndexState
 from tests.search_fixtures import corpus_entries
 from tests.waiting import wait_until
-from workers.liveness import redis_client
 
 
 def embedded_at(user) -> dict[int, object]:

@@ -2,6 +2,8 @@
 kept for one user reaches another, and htmx gets only the part it swaps."""
 
 import re
+import socket
+import time
 from unittest import mock
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from notes.models import Note, Paper
-from search import embedding, services
+from search import embedding, query_vectors, services
 from search.indexing import index_note
 
 URL = reverse("search:results")
@@ -23,13 +25,6 @@ def write_note(db):
         return note
 
     return write
-
-
-@pytest.fixture(autouse=True)
-def _no_kept_vectors():
-    services._query_vector.cache_clear()  # each test counts its own embeddings
-    yield
-    services._query_vector.cache_clear()
 
 
 def tag_options(response) -> list[str]:
@@ -91,22 +86,60 @@ def test_a_query_vector_is_kept_per_user_only(auth_client, other_client, user, o
     assert hit_titles(theirs) == ["Mallory&#x27;s bread"]
 
 
-def test_a_labs_members_each_keep_their_recent_questions_vectors():
+def test_a_question_asked_on_one_web_process_is_not_embedded_again_on_another(auth_client, user, write_note):
+    """The full page after the dropdown, or the next page, may land on another of the server's
+    processes: the vector is kept in Redis for them."""
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    real = embedding.embed_query
+    with mock.patch.object(embedding, "embed_query", side_effect=real) as embed_query:
+        first = auth_client.get(URL, {"q": "feeding a bread starter"})
+        query_vectors._kept.cache_clear()  # the other process has nothing of its own
+        again = auth_client.get(URL, {"q": "feeding a bread starter"})
+    assert embed_query.call_count == 1
+    assert hit_titles(first) == hit_titles(again) == ["Sourdough starter"]
+
+
+def test_one_process_keeps_a_labs_recent_questions_even_without_redis(settings):
     """One web process serves a whole lab: 21 members asking 100 questions each, round after
     round, embed each question once (a cache sized for one researcher kept none of them)."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     vector = np.zeros(384, dtype=np.float32)
     with mock.patch.object(embedding, "embed_query", return_value=vector) as embed_query:
         for _ in range(2):
             for question in range(100):
                 for member in range(21):
-                    services._query_vector(member, "the-model", f"question {question}")
+                    query_vectors.query_vector(member, "the-model", f"question {question}")
     assert embed_query.call_count == 21 * 100
+
+
+def test_searches_find_by_meaning_while_redis_is_down(auth_client, user, write_note, settings):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = auth_client.get(URL, {"q": "feeding a bread starter", "mode": "semantic"})
+    assert hit_titles(response) == ["Sourdough starter"]
+
+
+def test_a_redis_that_does_not_answer_does_not_make_every_search_wait(settings):
+    """A hung Redis (it takes connections, never answers) costs one short timeout, then is
+    left alone for a while: new questions are embedded at once."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)  # never accepted: the kernel completes the connections, nobody answers
+        settings.REDIS_URL = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        vector = np.zeros(384, dtype=np.float32)
+        with mock.patch.object(embedding, "embed_query", return_value=vector):
+            started = time.monotonic()
+            for question in range(5):
+                query_vectors.query_vector(1, "the-model", f"question {question}")
+            took = time.monotonic() - started
+    # Asked every time, a get and a set of each question would wait 10 timeouts (>= 1 s).
+    assert took < 0.5
 
 
 def test_a_kept_vector_cannot_be_changed_by_a_search(user, write_note):
     write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
     services.search(user, "bread starter", mode="semantic")
-    vector = services._query_vector(user.pk, embedding.active_model(user.pk), "bread starter")
+    vector = query_vectors.query_vector(user.pk, embedding.active_model(user.pk), "bread starter")
     with pytest.raises(ValueError):
         vector[0] = 1.0
 

@@ -13,23 +13,12 @@ import socket
 import threading
 
 import redis
-from django.conf import settings
+
+from lablog.redis_clients import redis_client
 
 HEARTBEAT_SECONDS = 5
 EXPIRES_SECONDS = 20
 _PREFIX = "lablog:worker:"
-
-
-_clients: dict[tuple[str, float], redis.Redis] = {}
-
-
-def redis_client(timeout: float = 0.5) -> redis.Redis:
-    """A client kept per process (its pool reconnects after a fork): a new one for every page
-    cost ~0.7 ms of CPU (a connection, and redis-py reading its package metadata each time)."""
-    key = (settings.REDIS_URL, timeout)
-    if key not in _clients:
-        _clients[key] = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
-    return _clients[key]
 
 
 def alive_workers() -> list[dict] | None:

@@ -1,0 +1,76 @@
+"""A question's vector, kept so that asking it again does not embed it again (~1.7 ms of CPU).
+
+The same question comes back for the next page of results, a filter changed in place and
+the full page after the header's dropdown, and each of those requests may land on any of
+the server's web processes (3 in the production command, 2 in make run). So a vector is
+kept in this process (the last SEARCH_QUERY_VECTORS_KEPT questions) and, for the others,
+in Redis for SHARED_SECONDS. Per user: one user's search never makes another's faster,
+which would tell them what was searched. When Redis does not answer, the question is
+embedded here, as before anything was kept.
+"""
+
+import hashlib
+import time
+from functools import lru_cache
+
+import numpy as np
+import redis
+from django.conf import settings
+
+from lablog.redis_clients import redis_client
+from search import embedding
+from search.models import DIMENSIONS
+
+# Long enough for a session of searching (the next pages, filters, asking again later).
+SHARED_SECONDS = 3600
+# Redis on the same network answers in well under a millisecond. One that does not answer
+# within this is left alone for a while: a Redis outage must not make every search wait
+# (the question is embedded here instead, as it would be anyway).
+TIMEOUT_SECONDS = 0.1
+RETRY_AFTER_SECONDS = 5.0
+_PREFIX = "lablog:query-vector:"
+_redis_down_until = 0.0
+
+
+def query_vector(user_id: int, model: str, query: str) -> np.ndarray:
+    """The question's vector in `model`, read-only (it is shared by later searches)."""
+    return _kept(user_id, model, query)
+
+
+@lru_cache(maxsize=settings.SEARCH_QUERY_VECTORS_KEPT)
+def _kept(user_id: int, model: str, query: str) -> np.ndarray:
+    key = _PREFIX + hashlib.sha256(f"{user_id}\0{model}\0{query}".encode()).hexdigest()
+    raw = _ask_redis(lambda client: client.get(key))
+    if raw is not None and len(raw) == DIMENSIONS * 4:
+        return np.frombuffer(raw, dtype="<f4")  # read-only: it views the bytes
+    vector = np.ascontiguousarray(embedding.embed_query(query, model), dtype="<f4")
+    vector.setflags(write=False)
+    _ask_redis(lambda client: client.set(key, vector.tobytes(), ex=SHARED_SECONDS))
+    return vector
+
+
+def _ask_redis(call):
+    """call(client)'s answer; None when Redis does not answer (then not asked for a while)."""
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        return None
+    try:
+        return call(redis_client(TIMEOUT_SECONDS))
+    except (redis.RedisError, OSError):
+        _redis_down_until = time.monotonic() + RETRY_AFTER_SECONDS
+        return None
+
+
+def forget() -> None:
+    """Drop every kept vector, this process's and the shared ones: the next search embeds its
+    question (tests count their own embeddings)."""
+    global _redis_down_until
+    _kept.cache_clear()
+    _redis_down_until = 0.0
+
+    def delete_all(client):
+        keys = list(client.scan_iter(match=_PREFIX + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+    _ask_redis(delete_all)
