@@ -21,14 +21,19 @@ from lablog.redis_clients import redis_client
 from search import embedding
 from search.models import DIMENSIONS
 
-# Long enough for a session of searching (the next pages, filters, asking again later).
+# A user's vectors are one Redis hash, kept SHARED_SECONDS after their last new question: one
+# key per user, not per question, so that the few keys the app looks up by pattern (the
+# workers' heartbeats, found by SCAN on every page) are not searched for among thousands.
+# Past SHARED_PER_USER questions the user's hash starts again, which bounds Redis's memory
+# (~1.7 kB a question: a lab of 50 members at most ~45 MB).
 SHARED_SECONDS = 3600
+SHARED_PER_USER = 512
 # Redis on the same network answers in well under a millisecond. One that does not answer
 # within this is left alone for a while: a Redis outage must not make every search wait
 # (the question is embedded here instead, as it would be anyway).
 TIMEOUT_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 5.0
-_PREFIX = "lablog:query-vector:"
+_PREFIX = "lablog:query-vectors:"
 _redis_down_until = 0.0
 
 
@@ -39,14 +44,23 @@ def query_vector(user_id: int, model: str, query: str) -> np.ndarray:
 
 @lru_cache(maxsize=settings.SEARCH_QUERY_VECTORS_KEPT)
 def _kept(user_id: int, model: str, query: str) -> np.ndarray:
-    key = _PREFIX + hashlib.sha256(f"{user_id}\0{model}\0{query}".encode()).hexdigest()
-    raw = _ask_redis(lambda client: client.get(key))
+    key, field = f"{_PREFIX}{user_id}", hashlib.sha256(f"{model}\0{query}".encode()).digest()
+    raw = _ask_redis(lambda client: client.hget(key, field))
     if raw is not None and len(raw) == DIMENSIONS * 4:
         return np.frombuffer(raw, dtype="<f4")  # read-only: it views the bytes
     vector = np.ascontiguousarray(embedding.embed_query(query, model), dtype="<f4")
     vector.setflags(write=False)
-    _ask_redis(lambda client: client.set(key, vector.tobytes(), ex=SHARED_SECONDS))
+    _ask_redis(lambda client: _share(client, key, field, vector.tobytes()))
     return vector
+
+
+def _share(client, key: str, field: bytes, value: bytes) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(key, field, value)
+    pipe.expire(key, SHARED_SECONDS)
+    pipe.hlen(key)
+    if pipe.execute()[-1] > SHARED_PER_USER:
+        client.delete(key)
 
 
 def _ask_redis(call):

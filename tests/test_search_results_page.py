@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
+from lablog.redis_clients import redis_client
 from notes.models import Note, Paper
 from search import embedding, query_vectors, services
 from search.indexing import index_note
@@ -97,6 +98,21 @@ def test_a_question_asked_on_one_web_process_is_not_embedded_again_on_another(au
         again = auth_client.get(URL, {"q": "feeding a bread starter"})
     assert embed_query.call_count == 1
     assert hit_titles(first) == hit_titles(again) == ["Sourdough starter"]
+
+
+def test_redis_holds_one_bounded_key_per_user_whatever_the_number_of_questions():
+    """Every page looks up the workers' heartbeats by a key pattern (SCAN): keys per question
+    would make every page slower as questions pile up, and Redis's memory would grow."""
+    vector = np.zeros(384, dtype=np.float32)
+    with mock.patch.object(embedding, "embed_query", return_value=vector):
+        for member in (1, 2):
+            for question in range(query_vectors.SHARED_PER_USER + 10):
+                query_vectors.query_vector(member, "the-model", f"question {question}")
+    client = redis_client()
+    keys = sorted(client.scan_iter(match="lablog:query-vectors:*"))
+    assert keys == [b"lablog:query-vectors:1", b"lablog:query-vectors:2"]
+    assert all(0 < client.hlen(key) <= query_vectors.SHARED_PER_USER for key in keys)
+    assert 0 < client.ttl(keys[0]) <= query_vectors.SHARED_SECONDS
 
 
 def test_one_process_keeps_a_labs_recent_questions_even_without_redis(settings):
