@@ -80,6 +80,24 @@ def spellings(question: str) -> list[str]:
                                  question.lower(), question[:1].swapcase() + question[1:]]))
 
 
+def server_cpu_ms() -> float | None:
+    """CPU the database server's processes serving this process's connections have used
+    (PostgreSQL on this machine: /proc of each backend); None on SQLite, where the database
+    runs in this process and process_time counts it."""
+    from django.db import connections
+
+    total = 0.0
+    for alias in connections:
+        db = connections[alias]
+        if db.vendor != "postgresql":
+            return None
+        db.ensure_connection()
+        pid = db.connection.info.backend_pid
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
 def cpu_ms(client, url: str, headers: dict) -> float:
     started = time.process_time()
     response = client.get(url, **headers)
@@ -133,6 +151,11 @@ def signed_in_user(shared: Path = SHARED, passages: int = 0):
 
         fill(user, load_json(shared / "data" / "notes-corpus.json"), passages, np.random.default_rng(7))
         hnsw.write_snapshot(user.pk)  # as the snapshot worker would: searches load it, never build it
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # as bench/search_latency.py: a collection grown over months is vacuumed
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
     questions = [q["q"] for name in ("dev-queries.json", "dev-queries-2.json") for q in load_json(shared / "eval" / name)]
     client = Client()
     client.force_login(user)  # a database session, as a signed-in browser has
@@ -155,6 +178,7 @@ def measure(args) -> dict:
                          "passages": Passage.objects.filter(user=user).count()}
         for number, kind in enumerate(KINDS):
             first, repeat = [], []
+            server_before = server_cpu_ms()
             for question in questions:
                 url, headers = pages(spellings(question)[number])[kind]
                 first.append(cpu_ms(client, url, headers))
@@ -164,6 +188,9 @@ def measure(args) -> dict:
                 "repeat_p50_ms": round(statistics.median(repeat), 2),
                 "html_kib": round(len(client.get(url, **headers).content) / 1024, 1),
             }
+            if server_before is not None:  # the mean over first and repeated requests: ticks are 10 ms
+                requests = len(questions) * (1 + args.repeats) + 1
+                results[kind]["db_server_mean_ms"] = round((server_cpu_ms() - server_before) / requests, 2)
         results["profile"], results["profile_top"] = profile_table(client, questions, args.profile)
         return results
 

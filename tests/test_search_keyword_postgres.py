@@ -1,9 +1,10 @@
 """PostgreSQL: the row budget reads per-user word counts kept by triggers instead of counting
 matching rows at every search. The kept counts equal the live counts of the user's own rows
-after saves, edits and deletes, and another user's notes never change them."""
+after saves, edits and deletes, and another user's notes never change them. And saving many
+notes never leaves a long list of unmerged keyword index entries for every search to read."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from notes.models import Note
 from search import indexing, keyword
@@ -71,3 +72,24 @@ def test_another_users_notes_change_none_of_my_counts(user, other_user):
     assert kept_and_live(user) == mine
     theirs_kept, theirs_live = kept_and_live(other_user)
     assert theirs_kept == theirs_live
+
+
+def keyword_index_pending_pages() -> int:
+    """Pages of the keyword GIN index's list of entries not merged yet (pgstattuple)."""
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic():
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        except DatabaseError:
+            pytest.skip("pgstattuple is not available to read the index's pending list")
+        cursor.execute("SELECT pending_pages FROM pgstatginindex('search_passage_user_tsv_gin')")
+        return cursor.fetchone()[0]
+
+
+def test_saving_the_whole_corpus_leaves_searches_few_unmerged_index_pages(user):
+    """Every keyword search reads the whole pending list; PostgreSQL's default lets it grow to
+    4 MB (512 pages, ~3000 passages) before it is merged."""
+    for entry in corpus_entries():
+        save(user, entry)
+    assert Passage.objects.filter(user=user).count() > 500
+    assert keyword_index_pending_pages() <= 8  # 64 kB

@@ -1,0 +1,12 @@
+"""PostgreSQL: the keyword GIN index merges new entries every 64 kB, so a search never reads
+a long list of unmerged ones (see search/keyword_schema.py)."""
+
+from django.db import migrations
+
+from search.keyword_schema import limit_postgres_pending_list, unlimit_postgres_pending_list
+
+
+class Migration(migrations.Migration):
+    dependencies = [("search", "0010_passage_terms")]
+
+    operations = [migrations.RunPython(limit_postgres_pending_list, unlimit_postgres_pending_list)]
