@@ -10,13 +10,13 @@ embedded here, as before anything was kept.
 """
 
 import hashlib
-import time
 from functools import lru_cache
 
 import numpy as np
 import redis
 from django.conf import settings
 
+from lablog.backoff import Backoff
 from lablog.redis_clients import redis_client
 from search import embedding
 from search.models import DIMENSIONS
@@ -34,7 +34,7 @@ SHARED_PER_USER = 512
 TIMEOUT_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 5.0
 _PREFIX = "lablog:query-vectors:"
-_redis_down_until = 0.0
+_redis_backoff = Backoff(RETRY_AFTER_SECONDS)
 
 
 def query_vector(user_id: int, model: str, query: str) -> np.ndarray:
@@ -65,22 +65,20 @@ def _share(client, key: str, field: bytes, value: bytes) -> None:
 
 def _ask_redis(call):
     """call(client)'s answer; None when Redis does not answer (then not asked for a while)."""
-    global _redis_down_until
-    if time.monotonic() < _redis_down_until:
+    if _redis_backoff.paused:
         return None
     try:
         return call(redis_client(TIMEOUT_SECONDS))
     except (redis.RedisError, OSError):
-        _redis_down_until = time.monotonic() + RETRY_AFTER_SECONDS
+        _redis_backoff.failed()
         return None
 
 
 def forget() -> None:
     """Drop every kept vector, this process's and the shared ones: the next search embeds its
     question (tests count their own embeddings)."""
-    global _redis_down_until
     _kept.cache_clear()
-    _redis_down_until = 0.0
+    _redis_backoff.reset()
 
     def delete_all(client):
         keys = list(client.scan_iter(match=_PREFIX + "*", count=1000))

@@ -23,6 +23,7 @@ import time
 import numpy as np
 from django.conf import settings
 
+from lablog.backoff import Backoff
 from search.hnsw import models_in_use, wire
 from search.hnsw.registry import WarmingUp
 from search.hnsw.user_index import position
@@ -35,7 +36,7 @@ WARN_EVERY_SECONDS = 60.0  # while searchd is down every search would say so: on
 _local = threading.local()  # this thread's connection: (socket path, socket)
 _state_lock = threading.Lock()
 _warming: set[int] = set()  # users whose last search here found no index by meaning
-_paused_until = 0.0
+_pause = Backoff(PAUSE_AFTER_TIMEOUT)
 _warned_at = -WARN_EVERY_SECONDS
 
 
@@ -63,14 +64,13 @@ def _drop_connection() -> None:
 
 def call(header: dict, payload: bytes = b"") -> tuple[dict, bytes]:
     """searchd's reply to one request; Unavailable when there is none."""
-    global _paused_until
     path = settings.SEARCH_INDEX_SOCKET
-    if time.monotonic() < _paused_until:
+    if _pause.paused:
         raise Unavailable("searchd timed out a moment ago")
     try:
         reply = _round_trip(path, header, payload)
     except TimeoutError as exc:
-        _paused_until = time.monotonic() + PAUSE_AFTER_TIMEOUT
+        _pause.failed()
         raise Unavailable(f"searchd did not answer within {settings.SEARCH_INDEX_TIMEOUT} s") from exc
     except (OSError, wire.ProtocolError) as exc:
         raise Unavailable(f"searchd at {path}: {exc}") from exc
