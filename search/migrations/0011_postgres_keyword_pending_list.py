@@ -3,10 +3,10 @@ a long list of unmerged ones (see search/keyword_schema.py)."""
 
 from django.db import migrations
 
-from search.keyword_schema import limit_postgres_pending_list, unlimit_postgres_pending_list
+from search import keyword_schema
 
 
 class Migration(migrations.Migration):
     dependencies = [("search", "0010_passage_terms")]
 
-    operations = [migrations.RunPython(limit_postgres_pending_list, unlimit_postgres_pending_list)]
+    operations = [migrations.RunPython(keyword_schema.limit_postgres_pending_list, keyword_schema.unlimit_postgres_pending_list)]
