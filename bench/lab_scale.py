@@ -9,7 +9,9 @@ their snapshots as the index writer does, then measures on this machine:
     search), and the answer when no snapshot is usable (by words, "warming up");
   - throughput: the full results page (GET /search/?q=..., hybrid) from CLIENTS concurrent
     clients against gunicorn with 3 sync workers (the production command), one note edit a
-    second going on through a real embed worker; searches/s, p50/p99, errors;
+    second going on through a real embed worker; searches/s, p50/p99, errors; CPU ms a
+    request of gunicorn, of the clients (this process), and of the rest, with PostgreSQL's,
+    Redis's and the Celery workers' share of it;
   - memory: total RSS of the gunicorn processes once every process has served every user,
     against the size of one copy of every index (with and without a memory budget);
   - searchd: the same with searchd holding the indexes (`manage.py searchd`, web processes
@@ -190,6 +192,7 @@ def load(server, cookies, queries, clients, seconds, once=False):
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     began, server_cpu, own_cpu, machine_cpu = time.perf_counter(), server.cpu_s(), time.process_time(), _machine_cpu_s()
+    others_cpu = _others_cpu_s()
     for t in threads:
         t.start()
     for t in threads:
@@ -201,12 +204,29 @@ def load(server, cookies, queries, clients, seconds, once=False):
     server_ms = (server.cpu_s() - server_cpu) / n * 1000
     own_ms = (time.process_time() - own_cpu) / n * 1000
     machine_ms = (_machine_cpu_s() - machine_cpu) / n * 1000
+    others_after = _others_cpu_s()
+    of_rest = {group: round((others_after.get(group, 0) - spent) / n * 1000, 1) for group, spent in others_cpu.items()}
     return {
         "searches_per_s": round(len(times) / took, 1), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
         "errors": len(errors), "requests": len(times),
         "cpu_ms_per_request": {"gunicorn": round(server_ms, 1), "clients": round(own_ms, 1),
-                               "rest": round(machine_ms - server_ms - own_ms, 1)},
+                               "rest": round(machine_ms - server_ms - own_ms, 1), "of_rest": of_rest},
     }
+
+
+def _others_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of the database server's, Redis's and the Celery workers' processes
+    (those running now: a process that ends during a run takes its share out of the figure)."""
+    import psutil
+
+    groups = {"postgresql": 0.0, "redis": 0.0, "celery workers": 0.0}
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        name, cmdline, spent = proc.info["name"] or "", " ".join(proc.info["cmdline"] or ()), proc.info["cpu_times"]
+        group = ("postgresql" if name.startswith("postgres") else "redis" if name.startswith("redis-server")
+                 else "celery workers" if "celery" in cmdline else None)
+        if group and spent:
+            groups[group] += spent.user + spent.system
+    return groups
 
 
 def _machine_cpu_s() -> float:
