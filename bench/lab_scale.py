@@ -205,7 +205,10 @@ def load(server, cookies, queries, clients, seconds, once=False):
     own_ms = (time.process_time() - own_cpu) / n * 1000
     machine_ms = (_machine_cpu_s() - machine_cpu) / n * 1000
     others_after = _others_cpu_s()
-    of_rest = {group: round((others_after.get(group, 0) - spent) / n * 1000, 1) for group, spent in others_cpu.items()}
+    of_rest = {group: 0.0 for group in OTHERS}
+    for pid, (group, spent) in others_after.items():
+        of_rest[group] += spent - others_cpu.get(pid, (group, 0.0))[1]
+    of_rest = {group: round(spent / n * 1000, 1) for group, spent in of_rest.items()}
     return {
         "searches_per_s": round(len(times) / took, 1), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
         "errors": len(errors), "requests": len(times),
@@ -214,19 +217,22 @@ def load(server, cookies, queries, clients, seconds, once=False):
     }
 
 
-def _others_cpu_s() -> dict[str, float]:
-    """CPU seconds so far of the database server's, Redis's and the Celery workers' processes
-    (those running now: a process that ends during a run takes its share out of the figure)."""
+OTHERS = ("postgresql", "redis", "celery workers")
+
+
+def _others_cpu_s() -> dict[int, tuple[str, float]]:
+    """pid -> (group, CPU seconds so far) of the database server's, Redis's and the Celery
+    workers' processes running now (one that ends during a run takes its share with it)."""
     import psutil
 
-    groups = {"postgresql": 0.0, "redis": 0.0, "celery workers": 0.0}
+    found = {}
     for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
         name, cmdline, spent = proc.info["name"] or "", " ".join(proc.info["cmdline"] or ()), proc.info["cpu_times"]
         group = ("postgresql" if name.startswith("postgres") else "redis" if name.startswith("redis-server")
                  else "celery workers" if "celery" in cmdline else None)
         if group and spent:
-            groups[group] += spent.user + spent.system
-    return groups
+            found[proc.pid] = (group, spent.user + spent.system)
+    return found
 
 
 def _machine_cpu_s() -> float:
