@@ -38,6 +38,7 @@ def setup(db_name: str, passages: int):
     os.environ.update(
         LABLOG_VAR_DIR=str(var), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DJANGO_SETTINGS_MODULE="lablog.settings",
         SEARCH_MODELS_DIR=os.environ.get("SEARCH_MODELS_DIR", str(ROOT / "var" / "models")),
+        SEARCH_RANKINGS_KEPT="0",  # each search ranks: search_ms times the ranking, not a kept one
     )
     if base.startswith("postgres"):
         import psycopg

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 
+from django.conf import settings
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from notes.models import Note, NoteLink
-from search import embedding, fusion, hnsw, indexing, keyword, passages, query_vectors, reindex
+from search import embedding, fusion, hnsw, indexing, kept_rankings, keyword, passages, query_vectors, reindex
 from search.consistency import repeatable_read
 from search.fusion import Group
 from search.id_list import InIds
@@ -87,7 +88,7 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
     """Passages nearest the query by meaning, in the user's active model (the old one until a
     model switch is complete); by words when that model's directory is gone (the status
     page says why), so a search never fails for it."""
-    return _start_semantic(user_id, query, limit)()
+    return _start_semantic(user_id, query, limit, _meaning_index(user_id))()
 
 
 # Embedding the query (~5 ms) runs on a thread while the keyword query runs: ONNX Runtime and
@@ -96,14 +97,21 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
 _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
 
 
-def _start_semantic(user_id: int, query: str, limit: int) -> Callable[[], list[tuple[int, float]]]:
-    """Start embedding the query in the user's active model; the ranking, when called for,
-    waits for it."""
+def _meaning_index(user_id: int):
+    """The user's index by meaning in their active model, or None where their searches answer
+    by words: no snapshot to load yet (until the writer has built it), or the model's files
+    are gone."""
     try:
         index = hnsw.get_index(user_id)
-    except hnsw.WarmingUp:  # no snapshot to load yet: by words until the writer has built it
-        return lambda: keyword.search_passages(user_id, query, limit)
-    if embedding.unavailable_reason(index.model):
+    except hnsw.WarmingUp:
+        return None
+    return None if embedding.unavailable_reason(index.model) else index
+
+
+def _start_semantic(user_id: int, query: str, limit: int, index) -> Callable[[], list[tuple[int, float]]]:
+    """Start embedding the query for `index` (by words where there is none); the ranking,
+    when called for, waits for it."""
+    if index is None:
         return lambda: keyword.search_passages(user_id, query, limit)
     vector = _query_embedder.submit(query_vectors.query_vector, user_id, index.model, query)
     return lambda: index.query(vector.result(), limit)
@@ -209,19 +217,35 @@ def _hit(p: dict, score: float, tags: dict[int, list[str]]) -> Hit:
     )
 
 
-def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
-    """The keyword and semantic passage rankings the mode asks for, the group (a note
-    with its snippets and runs, or a paper) of every candidate that passes the filters (and
-    still exists, and is the user's), and the paper each of those notes is about."""
-    rankings: dict[str, list[tuple[int, float]]] = {}
-    semantic = cache(_start_semantic(user.pk, query, depth)) if mode in ("hybrid", "semantic") else None
+def _rankings(user_id: int, query: str, mode: str, depth: int) -> kept_rankings.Rankings:
+    """The keyword and semantic passage rankings the mode asks for: those kept for the same
+    question at the same index position (search/kept_rankings.py), or ranked now and kept
+    unless meaning search answered by words (kept, they would outlast the warm-up)."""
+    index = _meaning_index(user_id) if mode in ("hybrid", "semantic") else None
+    key = (user_id, query, mode, depth, settings.SEARCH_KEYWORD_ROW_BUDGET, hnsw.position(user_id), index and index.model)
+    rankings = kept_rankings.get(key)
+    if rankings is not None:
+        return rankings
+    rankings = {}
+    semantic = cache(_start_semantic(user_id, query, depth, index)) if mode in ("hybrid", "semantic") else None
     if mode in ("hybrid", "keyword"):
         # Meaning's passages are scored on every word too where the row budget left words
         # out, so the words' evidence on them counts in the fusion.
         also = (lambda: [pk for pk, _ in semantic()]) if semantic else None
-        rankings["keyword"] = keyword.search_passages(user.pk, query, depth, also=also)
+        rankings["keyword"] = keyword.search_passages(user_id, query, depth, also=also)
     if semantic:
         rankings["semantic"] = semantic()
+    # warming_up: searchd stopped answering during this search (no hits by meaning, for now).
+    if mode == "keyword" or (index is not None and not hnsw.warming_up(user_id)):
+        kept_rankings.keep(key, rankings)
+    return rankings
+
+
+def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
+    """The keyword and semantic passage rankings the mode asks for, the group (a note
+    with its snippets and runs, or a paper) of every candidate that passes the filters (and
+    still exists, and is the user's), and the paper each of those notes is about."""
+    rankings = _rankings(user.pk, query, mode, depth)
     candidates = {pk for ranking in rankings.values() for pk, _ in ranking}
     # Ids only; whole rows are read for the page's hits alone.
     allowed = Passage.objects.filter(_filter_q(user, filters), InIds(F("pk"), candidates))

@@ -70,3 +70,9 @@ SEARCH_KEYWORD_ROW_BUDGET = envint("SEARCH_KEYWORD_ROW_BUDGET", 0)
 # embedding it (~1.7 ms of CPU). At 512, sized for one researcher, a lab of 21 members
 # asking 100 questions each found none of them kept (README, Measured figures).
 SEARCH_QUERY_VECTORS_KEPT = envint("SEARCH_QUERY_VECTORS_KEPT", 4096)
+# Questions whose passage rankings each web process keeps (search/kept_rankings.py; at most
+# ~7 kB each with SQLite's depth of 200, ~2 kB with PostgreSQL's 50: 4096 take at most
+# ~28 MB), per user, question and index position: asked again with nothing changed (the next
+# page, a filter, the dropdown's question on the full page), a question is not ranked again.
+# 0 keeps none.
+SEARCH_RANKINGS_KEPT = envint("SEARCH_RANKINGS_KEPT", 4096)

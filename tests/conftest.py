@@ -41,14 +41,15 @@ def _clean_redis():
 
 @pytest.fixture(autouse=True)
 def _own_search_index(settings, tmp_path):
-    """A fresh index directory, in-process HNSW cache, keyword counts and kept question vectors
-    per test: ids restart after a rollback, and an index, a count or a vector kept from an
-    earlier test would answer for the wrong rows (or count no embedding)."""
-    from search import hnsw, keyword, query_vectors
+    """A fresh index directory, in-process HNSW cache, keyword counts, kept question vectors
+    and rankings per test: ids restart after a rollback, and an index, a count, a vector or a
+    ranking kept from an earlier test would answer for the wrong rows (or count no embedding)."""
+    from search import hnsw, kept_rankings, keyword, query_vectors
 
     settings.SEARCH_INDEX_DIR = str(tmp_path / "index")
     hnsw.forget()
     query_vectors.forget()
+    kept_rankings.forget()
     keyword._matches_cache.clear()
     keyword._passages_cache.clear()
     yield

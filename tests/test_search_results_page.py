@@ -1,5 +1,6 @@
 """The results page (/search/) after the work to make it cheap: its filters stay fresh, nothing
-kept for one user reaches another, and htmx gets only the part it swaps."""
+kept for one user reaches another, a question asked again is neither embedded nor ranked
+again yet shows what is true now, and htmx gets only the part it swaps."""
 
 import re
 import socket
@@ -12,8 +13,9 @@ from django.urls import reverse
 
 from lablog.redis_clients import redis_client
 from notes.models import Note, Paper
-from search import embedding, query_vectors, services
-from search.indexing import index_note
+from search import embedding, hnsw, kept_rankings, keyword, query_vectors, services
+from search.hnsw import files
+from search.indexing import index_note, index_note_text
 
 URL = reverse("search:results")
 
@@ -69,13 +71,14 @@ def test_one_users_tags_never_show_in_anothers_filter(auth_client, other_client,
         assert tag_options(other_client.get(URL, {"q": "guidance"})) == ["", "theirs-only"]
 
 
-def test_a_query_vector_is_kept_per_user_only(auth_client, other_client, user, other_user, write_note):
+def test_a_query_vector_is_kept_per_user_only(auth_client, other_client, user, other_user, write_note, settings):
     """Asking again (the full page after the dropdown, the next page, a filter changed) reuses
     the query's vector; another user asking the same thing gets no faster answer from it and
     only their own hits."""
     write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
     write_note(other_user, "Mallory's bread", "Rye sourdough starter fed twice a day.")
     real = embedding.embed_query
+    settings.SEARCH_RANKINGS_KEPT = 0  # ranked again each time: the vector is what is kept
     with mock.patch.object(embedding, "embed_query", side_effect=real) as embed_query:
         first = auth_client.get(URL, {"q": "feeding a bread starter"})
         auth_client.get(URL, {"q": "feeding a bread starter"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="search-dropdown")
@@ -95,6 +98,7 @@ def test_a_question_asked_on_one_web_process_is_not_embedded_again_on_another(au
     with mock.patch.object(embedding, "embed_query", side_effect=real) as embed_query:
         first = auth_client.get(URL, {"q": "feeding a bread starter"})
         query_vectors._kept.cache_clear()  # the other process has nothing of its own
+        kept_rankings.forget()
         again = auth_client.get(URL, {"q": "feeding a bread starter"})
     assert embed_query.call_count == 1
     assert hit_titles(first) == hit_titles(again) == ["Sourdough starter"]
@@ -150,6 +154,91 @@ def test_a_redis_that_does_not_answer_does_not_make_every_search_wait(settings):
             took = time.monotonic() - started
     # Asked every time, a get and a set of each question would wait 10 timeouts (>= 1 s).
     assert took < 0.5
+
+
+QUESTION = "feeding a bread starter"
+
+
+@pytest.fixture
+def ranked():
+    """Counts the keyword rankings searches make."""
+    with mock.patch.object(keyword, "search_passages", side_effect=keyword.search_passages) as search_passages:
+        yield search_passages
+
+
+def test_the_next_page_a_filter_and_the_dropdown_reuse_the_questions_ranking(auth_client, user, write_note, ranked):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.", tags=["baking"])
+    write_note(user, "Diffusion guidance", "Classifier-free guidance trades diversity for fidelity.", tags=["ml"])
+    first = auth_client.get(URL, {"q": QUESTION})
+    auth_client.get(URL, {"q": QUESTION, "page": 2})
+    filtered = auth_client.get(URL, {"q": QUESTION, "tag": "baking"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="search-results")
+    auth_client.get(URL, {"q": QUESTION}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="search-dropdown")
+    other_tag = auth_client.get(URL, {"q": QUESTION, "tag": "ml"})
+    assert ranked.call_count == 1
+    assert hit_titles(first)[0] == "Sourdough starter"
+    assert hit_titles(filtered) == ["Sourdough starter"]
+    assert hit_titles(other_tag) == ["Diffusion guidance"]  # the filter still applies
+
+
+def test_a_note_saved_since_is_found_when_the_question_is_asked_again(user, write_note, ranked):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    assert [h.title for h in services.search(user, "rye flour hydration").hits] == ["Sourdough starter"]
+    note = Note.objects.create_note(user, title="Hydration", body="Rye flour drinks more water: 80% hydration.")
+    index_note_text(note.pk)  # what a save does, for keyword search at once
+    assert {h.title for h in services.search(user, "rye flour hydration").hits} == {"Hydration", "Sourdough starter"}
+    assert ranked.call_count == 2
+
+
+def test_a_note_deleted_or_retagged_since_shows_as_it_is_now(user, write_note, ranked):
+    kept = write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.", tags=["baking"])
+    gone = write_note(user, "Rye starter", "A rye starter fed with rye flour.")
+    assert {h.title for h in services.search(user, "rye flour starter").hits} == {"Sourdough starter", "Rye starter"}
+    kept.set_tags(["bread"])
+    Note.objects.filter(pk=gone.pk).delete()  # its passages go with it, before any worker runs
+    page = services.search(user, "rye flour starter")
+    assert [(h.title, h.tags) for h in page.hits] == [("Sourdough starter", ["bread"])]
+    assert services.search(user, "rye flour starter", filters=services.SearchFilters(tag="baking")).hits == []
+    assert ranked.call_count == 1
+
+
+def test_another_users_same_question_is_ranked_for_them_alone(user, other_user, write_note, ranked):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    write_note(other_user, "Mallory's bread", "Rye sourdough starter fed twice a day.")
+    assert [h.title for h in services.search(user, QUESTION).hits] == ["Sourdough starter"]
+    assert [h.title for h in services.search(other_user, QUESTION).hits] == ["Mallory's bread"]
+    assert ranked.call_count == 2
+
+
+def test_meaning_search_answers_once_warmed_up_though_the_question_was_asked_before(user, write_note, settings):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    files.remove(user.pk, hnsw.get_index(user.pk).model)
+    settings.SEARCH_REQUEST_BUILD_MAX_VECTORS = 0  # as with a lab-sized collection
+    hnsw.forget()  # a restarted web process, and no snapshot to load
+    question = "nourishing a levain culture"  # no word of the note's
+    assert services.search(user, question, mode="semantic").hits == []  # by words, meanwhile
+    hnsw.write_snapshot(user.pk)  # what the index writer does
+    assert [h.title for h in services.search(user, question, mode="semantic").hits] == ["Sourdough starter"]
+
+
+def test_a_search_whose_lookup_by_meaning_failed_midway_is_not_kept(user, write_note):
+    """searchd can stop answering between a search's calls: no hits by meaning this time, and
+    the next search asks again."""
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    question = "nourishing a levain culture"
+    with mock.patch.object(hnsw.UserIndex, "query", return_value=[]), mock.patch.object(hnsw, "warming_up", return_value=True):
+        assert services.search(user, question, mode="semantic").hits == []
+    assert [h.title for h in services.search(user, question, mode="semantic").hits] == ["Sourdough starter"]
+
+
+def test_a_process_keeps_the_rankings_of_its_recent_questions_within_the_setting(settings):
+    settings.SEARCH_RANKINGS_KEPT = 3
+    for question in range(5):
+        kept_rankings.keep((1, f"question {question}"), {"keyword": [(question, 1.5)]})
+    assert kept_rankings.get((1, "question 1")) is None
+    assert kept_rankings.get((1, "question 4")) == {"keyword": [(4, 1.5)]}
+    settings.SEARCH_RANKINGS_KEPT = 0
+    kept_rankings.keep((1, "question 5"), {"keyword": [(5, 1.0)]})
+    assert kept_rankings.get((1, "question 5")) is None
 
 
 def test_a_kept_vector_cannot_be_changed_by_a_search(user, write_note):
