@@ -9,9 +9,10 @@ their snapshots as the index writer does, then measures on this machine:
     search), and the answer when no snapshot is usable (by words, "warming up");
   - throughput: the full results page (GET /search/?q=..., hybrid) from CLIENTS concurrent
     clients against gunicorn with 3 sync workers (the production command), one note edit a
-    second going on through a real embed worker; searches/s, p50/p99, errors; CPU ms a
-    request of gunicorn, of the clients (this process), and of the rest, with PostgreSQL's,
-    Redis's and the Celery workers' share of it;
+    second going on through a real embed worker (the dev questions come round again, so
+    what each process keeps of a question counts; then questions never asked before, each
+    once); searches/s, p50/p99, errors; CPU ms a request of gunicorn, of the clients (this
+    process), and of the rest, with PostgreSQL's, Redis's and the Celery workers' share of it;
   - memory: total RSS of the gunicorn processes once every process has served every user,
     against the size of one copy of every index (with and without a memory budget);
   - searchd: the same with searchd holding the indexes (`manage.py searchd`, web processes
