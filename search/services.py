@@ -97,12 +97,12 @@ def semantic_passages(user_id: int, query: str, limit: int) -> list[tuple[int, f
 _query_embedder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed-query")
 
 
-def _meaning_index(user_id: int):
+def _meaning_index(user_id: int, state: tuple | None = None):
     """The user's index by meaning in their active model, or None where their searches answer
     by words: no snapshot to load yet (until the writer has built it), or the model's files
-    are gone."""
+    are gone. `state`: the user's hnsw.position(), where already read."""
     try:
-        index = hnsw.get_index(user_id)
+        index = hnsw.get_index(user_id, state)
     except hnsw.WarmingUp:
         return None
     return None if embedding.unavailable_reason(index.model) else index
@@ -221,8 +221,9 @@ def _rankings(user_id: int, query: str, mode: str, depth: int) -> kept_rankings.
     """The keyword and semantic passage rankings the mode asks for: those kept for the same
     question at the same index position (search/kept_rankings.py), or ranked now and kept
     unless meaning search answered by words (kept, they would outlast the warm-up)."""
-    index = _meaning_index(user_id) if mode in ("hybrid", "semantic") else None
-    key = (user_id, query, mode, depth, settings.SEARCH_KEYWORD_ROW_BUDGET, hnsw.position(user_id), index and index.model)
+    state = hnsw.position(user_id)
+    index = _meaning_index(user_id, state) if mode in ("hybrid", "semantic") else None
+    key = (user_id, query, mode, depth, settings.SEARCH_KEYWORD_ROW_BUDGET, state, index and index.model)
     rankings = kept_rankings.get(key)
     if rankings is not None:
         return rankings

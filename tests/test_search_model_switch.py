@@ -121,7 +121,7 @@ def test_a_search_racing_the_end_of_the_switch_still_finds_everything(user, swit
     notes = switch_but_one
     if moment.startswith("index position"):
         hnsw.forget(user.pk)  # the search loads the old model's index after the switch removed its rows
-        after_first_call(monkeypatch, hnsw.registry, "position", lambda: finish_the_switch_elsewhere(notes[-1].pk))
+        after_first_call(monkeypatch, hnsw, "position", lambda: finish_the_switch_elsewhere(notes[-1].pk))
     else:
         after_first_call(monkeypatch, hnsw.UserIndex, "query", lambda: finish_the_switch_elsewhere(notes[-1].pk))
     hits = services.search(user, QUERIES["Attention"], mode="semantic").hits

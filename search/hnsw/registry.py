@@ -49,13 +49,14 @@ _loading: dict[Key, threading.Thread] = {}  # snapshot reloads in the background
 _loaded: dict[Key, UserIndex] = {}  # their results, swapped in by the next search
 
 
-def get_index(user_id: int, model: str | None = None, searching: bool | None = None) -> UserIndex:
+def get_index(user_id: int, model: str | None = None, searching: bool | None = None, state: tuple | None = None) -> UserIndex:
     """This process's index of the user for `model` (default: the model the user's searches
     use), brought up to every committed vector. Raises WarmingUp when there is none to load.
     `searching`: the user's searches use `model` (true when it is not given; searchd is
-    told the model its caller's searches use), so other models' indexes of theirs go."""
+    told the model its caller's searches use), so other models' indexes of theirs go.
+    `state`: the user's position() where the caller has read it in the same view."""
     searching = model is None if searching is None else searching
-    state = position(user_id)
+    state = state or position(user_id)
     model = model or models_in_use.searched(user_id, state[2])
     key = (user_id, model)
     idx = _lookup(key) or _load(key, state, searching)

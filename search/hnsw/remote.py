@@ -123,9 +123,10 @@ def _mark(user_id: int, warming: bool) -> None:
         (_warming.add if warming else _warming.discard)(user_id)
 
 
-def get_index(user_id: int) -> "RemoteIndex":
-    """The user's index in searchd, for the model their searches use (caught up there)."""
-    model = models_in_use.searched(user_id, position(user_id)[2])
+def get_index(user_id: int, state: tuple | None = None) -> "RemoteIndex":
+    """The user's index in searchd, for the model their searches use (caught up there).
+    `state`: the user's position() where the caller has read it in the same view."""
+    model = models_in_use.searched(user_id, (state or position(user_id))[2])
     try:
         call({"op": "open", "user": user_id, "model": model})
     except (WarmingUp, Unavailable) as exc:

@@ -7,12 +7,14 @@ from django.conf import settings
 from search.hnsw import registry, remote
 
 
-def get_index(user_id: int):
+def get_index(user_id: int, state: tuple | None = None):
     """The user's index for the model their searches use, caught up with every committed
-    vector: a UserIndex, or a RemoteIndex with the same query interface. Raises WarmingUp."""
+    vector: a UserIndex, or a RemoteIndex with the same query interface. Raises WarmingUp.
+    `state`: the user's position() where the caller has read it in the same view (a search
+    keys what it keeps on it too: one read, not two)."""
     if settings.SEARCH_INDEX_SOCKET:
-        return remote.get_index(user_id)
-    return registry.get_index(user_id)
+        return remote.get_index(user_id, state)
+    return registry.get_index(user_id, state=state)
 
 
 def warming_up(user_id: int) -> bool:
