@@ -198,6 +198,33 @@ def test_with_searchd_down_search_answers_by_words_with_the_notice_and_comes_bac
         restarted.proc.wait(20)
 
 
+def test_a_search_whose_lookup_failed_when_searchd_died_midway_is_not_kept(user, settings, searchd):
+    """searchd killed after a search opened the user's index: no hits by meaning this time,
+    and once it is back the same question finds by meaning (the empty answer was not kept)."""
+    notes = index_notes(user)
+    daemon = searchd()
+    question = QUERIES["Bread"]  # shares no word with the note it finds
+    real_query = remote.RemoteIndex.query
+
+    def dies_first(index, vector, k):
+        daemon.kill()
+        return real_query(index, vector, k)
+
+    remote.RemoteIndex.query = dies_first
+    try:
+        assert services.search(user, question, mode="semantic").hits == []
+    finally:
+        remote.RemoteIndex.query = real_query
+    restarted = Searchd(settings)
+    restarted.socket, restarted.env["SEARCH_INDEX_SOCKET"] = daemon.socket, daemon.socket
+    restarted.start()
+    try:
+        assert notes[1].pk in [h.note_id for h in services.search(user, question, mode="semantic").hits]
+    finally:
+        restarted.proc.send_signal(signal.SIGTERM)
+        restarted.proc.wait(20)
+
+
 def test_searchd_says_when_a_users_index_is_warming_up(user, settings, searchd):
     notes = index_notes(user)
     files.remove(user.pk, hnsw.get_index(user.pk).model)

@@ -220,14 +220,17 @@ def test_meaning_search_answers_once_warmed_up_though_the_question_was_asked_bef
     assert [h.title for h in services.search(user, question, mode="semantic").hits] == ["Sourdough starter"]
 
 
-def test_a_search_whose_lookup_by_meaning_failed_midway_is_not_kept(user, write_note):
-    """searchd can stop answering between a search's calls: no hits by meaning this time, and
-    the next search asks again."""
+def test_a_search_reads_the_users_index_position_once(user, write_note):
+    """The position keys the kept rankings and catches the index up: one read serves both."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
-    question = "nourishing a levain culture"
-    with mock.patch.object(hnsw.UserIndex, "query", return_value=[]), mock.patch.object(hnsw, "warming_up", return_value=True):
-        assert services.search(user, question, mode="semantic").hits == []
-    assert [h.title for h in services.search(user, question, mode="semantic").hits] == ["Sourdough starter"]
+    services.search(user, "starter")  # the index is loaded (that reads what it needs)
+    for question in ("rye flour", "rye flour"):  # ranked, then kept
+        with CaptureQueriesContext(connection) as queries:
+            assert services.search(user, question).hits
+        assert sum('FROM "search_userindexstate"' in q["sql"] for q in queries.captured_queries) == 1
 
 
 def test_a_process_keeps_the_rankings_of_its_recent_questions_within_the_setting(settings):
