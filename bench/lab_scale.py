@@ -209,6 +209,9 @@ def load(server, cookies, queries, clients, seconds, once=False):
     of_rest = {group: 0.0 for group in OTHERS}
     for pid, (group, spent) in others_after.items():
         of_rest[group] += spent - others_cpu.get(pid, (group, 0.0))[1]
+    for pid, (group, spent) in others_cpu.items():
+        if pid not in others_after:  # its parent's children's time took all of it, this run's part only counts
+            of_rest[group] -= spent
     of_rest = {group: round(spent / n * 1000, 1) for group, spent in of_rest.items()}
     return {
         "searches_per_s": round(len(times) / took, 1), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
@@ -223,7 +226,9 @@ OTHERS = ("postgresql", "redis", "celery workers")
 
 def _others_cpu_s() -> dict[int, tuple[str, float]]:
     """pid -> (group, CPU seconds so far) of the database server's, Redis's and the Celery
-    workers' processes running now (one that ends during a run takes its share with it)."""
+    workers' processes running now, each with its ended children's: a process that ends during
+    a run (a database connection closed after DB_CONN_MAX_AGE) leaves its time to its parent
+    (PostgreSQL's postmaster, a Celery pool's main process)."""
     import psutil
 
     found = {}
@@ -232,7 +237,7 @@ def _others_cpu_s() -> dict[int, tuple[str, float]]:
         group = ("postgresql" if name.startswith("postgres") else "redis" if name.startswith("redis-server")
                  else "celery workers" if "celery" in cmdline else None)
         if group and spent:
-            found[proc.pid] = (group, spent.user + spent.system)
+            found[proc.pid] = (group, spent.user + spent.system + spent.children_user + spent.children_system)
     return found
 
 
