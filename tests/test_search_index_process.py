@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,20 @@ def searchd(transactional_db, settings):
     yield start
     for daemon in started:
         daemon.stop()
+
+
+@contextmanager
+def restarted(settings, daemon: Searchd):
+    """A new searchd on a killed one's socket, for the block."""
+    again = Searchd(settings)
+    again.socket, again.env["SEARCH_INDEX_SOCKET"] = daemon.socket, daemon.socket
+    again.start()
+    try:
+        yield again
+    finally:
+        again.proc.send_signal(signal.SIGTERM)
+        again.proc.wait(20)
+        again._log.close()
 
 
 def through_searchd(settings, socket: str | None):
@@ -187,15 +202,9 @@ def test_with_searchd_down_search_answers_by_words_with_the_notice_and_comes_bac
     health = admin.get(reverse("healthz")).json()
     assert not health["searchd"]["ok"]
 
-    restarted = Searchd(settings)
-    restarted.socket, restarted.env["SEARCH_INDEX_SOCKET"] = daemon.socket, daemon.socket
-    restarted.start()
-    try:
+    with restarted(settings, daemon):
         page = client.get("/search/", {"q": QUERIES["Bread"], "mode": "semantic"}).content.decode()
         assert notes[1].title in page and NOTICE not in page  # by meaning: "baking" shares no word with it
-    finally:
-        restarted.proc.send_signal(signal.SIGTERM)
-        restarted.proc.wait(20)
 
 
 def test_a_search_whose_lookup_failed_when_searchd_died_midway_is_not_kept(user, settings, searchd):
@@ -215,14 +224,8 @@ def test_a_search_whose_lookup_failed_when_searchd_died_midway_is_not_kept(user,
         assert services.search(user, question, mode="semantic").hits == []
     finally:
         remote.RemoteIndex.query = real_query
-    restarted = Searchd(settings)
-    restarted.socket, restarted.env["SEARCH_INDEX_SOCKET"] = daemon.socket, daemon.socket
-    restarted.start()
-    try:
+    with restarted(settings, daemon):
         assert notes[1].pk in [h.note_id for h in services.search(user, question, mode="semantic").hits]
-    finally:
-        restarted.proc.send_signal(signal.SIGTERM)
-        restarted.proc.wait(20)
 
 
 def test_searchd_says_when_a_users_index_is_warming_up(user, settings, searchd):
