@@ -102,9 +102,7 @@ def restarted(settings, daemon: Searchd):
     try:
         yield again
     finally:
-        again.proc.send_signal(signal.SIGTERM)
-        again.proc.wait(20)
-        again._log.close()
+        again.stop()
 
 
 def through_searchd(settings, socket: str | None):
@@ -207,7 +205,7 @@ def test_with_searchd_down_search_answers_by_words_with_the_notice_and_comes_bac
         assert notes[1].title in page and NOTICE not in page  # by meaning: "baking" shares no word with it
 
 
-def test_a_search_whose_lookup_failed_when_searchd_died_midway_is_not_kept(user, settings, searchd):
+def test_a_search_whose_lookup_failed_when_searchd_died_midway_is_not_kept(user, settings, searchd, monkeypatch):
     """searchd killed after a search opened the user's index: no hits by meaning this time,
     and once it is back the same question finds by meaning (the empty answer was not kept)."""
     notes = index_notes(user)
@@ -219,11 +217,9 @@ def test_a_search_whose_lookup_failed_when_searchd_died_midway_is_not_kept(user,
         daemon.kill()
         return real_query(index, vector, k)
 
-    remote.RemoteIndex.query = dies_first
-    try:
-        assert services.search(user, question, mode="semantic").hits == []
-    finally:
-        remote.RemoteIndex.query = real_query
+    monkeypatch.setattr(remote.RemoteIndex, "query", dies_first)
+    assert services.search(user, question, mode="semantic").hits == []
+    monkeypatch.undo()
     with restarted(settings, daemon):
         assert notes[1].pk in [h.note_id for h in services.search(user, question, mode="semantic").hits]
 
