@@ -5,6 +5,7 @@ again yet shows what is true now, and htmx gets only the part it swaps."""
 import re
 import socket
 import time
+from array import array
 from unittest import mock
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_a_question_asked_on_one_web_process_is_not_embedded_again_on_another(au
     with mock.patch.object(embedding, "embed_query", side_effect=real) as embed_query:
         first = auth_client.get(URL, {"q": "feeding a bread starter"})
         query_vectors._kept.cache_clear()  # the other process has nothing of its own
-        kept_rankings.forget()
+        kept_rankings.forget()  # nor any ranking, its own or shared: it ranks, with the shared vector
         again = auth_client.get(URL, {"q": "feeding a bread starter"})
     assert embed_query.call_count == 1
     assert hit_titles(first) == hit_titles(again) == ["Sourdough starter"]
@@ -112,11 +113,13 @@ def test_redis_holds_one_bounded_key_per_user_whatever_the_number_of_questions()
         for member in (1, 2):
             for question in range(query_vectors.SHARED_PER_USER + 10):
                 query_vectors.query_vector(member, "the-model", f"question {question}")
+                kept_rankings.keep((member, f"question {question}"), {"keyword": [(question, 1.0)] * 50})
     client = redis_client()
-    keys = sorted(client.scan_iter(match="lablog:query-vectors:*"))
-    assert keys == [b"lablog:query-vectors:1", b"lablog:query-vectors:2"]
-    assert all(0 < client.hlen(key) <= query_vectors.SHARED_PER_USER for key in keys)
-    assert 0 < client.ttl(keys[0]) <= query_vectors.SHARED_SECONDS
+    for kind, kept in (("query-vectors", query_vectors), ("search-rankings", kept_rankings)):
+        keys = sorted(client.scan_iter(match=f"lablog:{kind}:*"))
+        assert keys == [f"lablog:{kind}:1".encode(), f"lablog:{kind}:2".encode()]
+        assert all(0 < client.hlen(key) <= kept.SHARED_PER_USER for key in keys)
+        assert 0 < client.ttl(keys[0]) <= kept.SHARED_SECONDS
 
 
 def test_one_process_keeps_a_labs_recent_questions_even_without_redis(settings):
@@ -209,6 +212,44 @@ def test_another_users_same_question_is_ranked_for_them_alone(user, other_user, 
     assert ranked.call_count == 2
 
 
+def test_a_question_ranked_on_one_web_process_is_not_ranked_again_on_another(auth_client, user, write_note, ranked):
+    """Its rankings are kept in Redis too, for the user's next request on any process."""
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.", tags=["baking"])
+    write_note(user, "Rye bread", "A rye loaf from the same starter, baked at 230 degrees.", tags=["bread"])
+    first = auth_client.get(URL, {"q": QUESTION})
+    query_vectors._kept.cache_clear()  # another process: nothing of its own
+    kept_rankings.forget_here()
+    again = auth_client.get(URL, {"q": QUESTION})
+    kept_rankings.forget_here()
+    filtered = auth_client.get(URL, {"q": QUESTION, "tag": "bread"})
+    assert ranked.call_count == 1
+    assert hit_titles(first) == hit_titles(again) and set(hit_titles(first)) == {"Sourdough starter", "Rye bread"}
+    assert hit_titles(filtered) == ["Rye bread"]
+
+
+def test_a_ranking_shared_by_another_process_is_not_used_once_the_users_passages_changed(user, write_note, ranked):
+    write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
+    assert [h.title for h in services.search(user, "rye flour hydration").hits] == ["Sourdough starter"]
+    note = Note.objects.create_note(user, title="Hydration", body="Rye flour drinks more water: 80% hydration.")
+    index_note_text(note.pk)  # what a save does, for keyword search at once
+    kept_rankings.forget_here()  # the next search lands on another process: only Redis has the old ranking
+    assert {h.title for h in services.search(user, "rye flour hydration").hits} == {"Hydration", "Sourdough starter"}
+    assert ranked.call_count == 2
+
+
+def test_a_shared_ranking_reads_back_exactly_and_anything_else_is_ranked_again():
+    rankings = {"keyword": [(7, 3.25), (2, 1e-300)], "semantic": [(9, 0.8125)], "none": []}
+    assert kept_rankings._from_bytes(kept_rankings._to_bytes(
+        {name: (array("q", [pk for pk, _ in r]), array("d", [s for _, s in r])) for name, r in rankings.items()}
+    )) == {name: (array("q", [pk for pk, _ in r]), array("d", [s for _, s in r])) for name, r in rankings.items()}
+    kept_rankings.keep((1, "question"), rankings)
+    kept_rankings.forget_here()
+    assert kept_rankings.get((1, "question")) == rankings
+    assert kept_rankings.get((2, "question")) is None  # another user's
+    for garbage in (b"\x07ke", b"\x01\x05\x00\x00\x00k\x01", b"\xff" * 40):
+        assert kept_rankings._from_bytes(garbage) is None
+
+
 def test_meaning_search_answers_once_warmed_up_though_the_question_was_asked_before(user, write_note, settings):
     write_note(user, "Sourdough starter", "Feed the starter with rye flour every twelve hours.")
     files.remove(user.pk, hnsw.get_index(user.pk).model)
@@ -234,6 +275,7 @@ def test_a_search_reads_the_users_index_position_once(user, write_note):
 
 
 def test_a_process_keeps_the_rankings_of_its_recent_questions_within_the_setting(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there: this process's own alone
     settings.SEARCH_RANKINGS_KEPT = 3
     for question in range(5):
         kept_rankings.keep((1, f"question {question}"), {"keyword": [(question, 1.5)]})
