@@ -13,6 +13,8 @@ form's defaults), an htmx update of the results (a filter changed in place) and 
 header's live dropdown. "first" is a spelling of the question no request asked before,
 "repeat" the median of the next --repeats of the same request (what is kept between requests,
 such as the query's vector, makes of asking again); the figures are the p50 over questions.
+Then the full page asked again on another web process: this process's kept vectors and
+rankings dropped, what the processes share through Redis kept.
 The profile covers the request thread only (cProfile does not follow the embedding thread) and
 its own overhead inflates every row several times: read it for shares, not milliseconds. --baseline REV also runs this script against the code of
 commit REV (a `git archive` copy, same interpreter, same models), to compare in one session.
@@ -191,8 +193,32 @@ def measure(args) -> dict:
             if server_before is not None:  # the mean over first and repeated requests: ticks are 10 ms
                 requests = len(questions) * (1 + args.repeats) + 1
                 results[kind]["db_server_mean_ms"] = round((server_cpu_ms() - server_before) / requests, 2)
+        results[ANOTHER] = on_another_process(client, questions, args.repeats)
         results["profile"], results["profile_top"] = profile_table(client, questions, args.profile)
         return results
+
+
+ANOTHER = "full page asked again on another web process"
+
+
+def on_another_process(client, questions: list[str], rounds: int) -> dict:
+    """The full page of a question asked before, landing on another web process (the next
+    page, or the full page after the dropdown, with 3 web processes): what this process
+    keeps is dropped, what the processes share through Redis stays. p50 over questions and
+    rounds, and the database server's mean."""
+    from search import kept_rankings, query_vectors
+
+    forget_here = getattr(kept_rankings, "forget_here", kept_rankings.forget)  # before 9ea3c7f: nothing shared
+    spent, server_before = [], server_cpu_ms()
+    for _ in range(rounds):
+        for question in questions:
+            query_vectors._kept.cache_clear()
+            forget_here()
+            spent.append(cpu_ms(client, *pages(question)["full page"]))
+    figures = {"p50_ms": round(statistics.median(spent), 2)}
+    if server_before is not None:
+        figures["db_server_mean_ms"] = round((server_cpu_ms() - server_before) / len(spent), 2)
+    return figures
 
 
 def baseline(rev: str, args) -> dict:
@@ -215,6 +241,7 @@ def show(name: str, results: dict) -> None:
           "CPU ms per request, p50 over questions")
     for kind in KINDS:
         print(f"  {kind:14} {results[kind]}")
+    print(f"  {ANOTHER}: {results.get(ANOTHER)}")
     print("  profile, cumulative CPU ms per full results page:")
     for label, ms in results["profile"]:
         print(f"    {label:28} {ms:7.2f}")

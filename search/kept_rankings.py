@@ -32,10 +32,12 @@ _kept: OrderedDict[tuple, Packed] = OrderedDict()
 _lock = threading.Lock()  # make run's web processes serve requests on several threads
 
 # A ranking is ~1.6 kB on PostgreSQL (50 deep), ~6.4 kB on SQLite (200): at most ~0.8 MB of
-# Redis a user. Shorter-lived than a question's vector: it serves a question's next requests,
-# and each new position of the user's passages makes new ones.
+# Redis a user on PostgreSQL. As many as a question's vectors: the dropdown asks for each
+# word typed, and a user's hash starts again past this. Shorter-lived than a vector: a
+# ranking serves a question's next requests, and each new position of the user's passages
+# makes new ones.
 SHARED_SECONDS = 600
-SHARED_PER_USER = 128
+SHARED_PER_USER = 512
 _shared = SharedPerUser("search-rankings", SHARED_SECONDS, SHARED_PER_USER)
 
 
