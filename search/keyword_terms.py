@@ -15,6 +15,7 @@ text when they are read.
 
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -31,19 +32,35 @@ _COUNTED = (
 EMPTY = "0\n"  # a passage without a word: made, and nothing to find
 
 
+# Per thread and column list, a private in-memory database with FTS5 table `w` and its
+# vocabulary `v`, made once: making them took ~0.3 ms, and a results page asked for the
+# tokens of each hit's new words (bench/search_page_cpu.py). The rows are inserted in a
+# transaction that is rolled back once read, which leaves the tables empty again.
+_scratch = threading.local()
+
+
+def _scratch_database(columns: str) -> sqlite3.Connection:
+    databases = _scratch.__dict__.setdefault("databases", {})
+    if columns not in databases:
+        scratch = sqlite3.connect(":memory:", isolation_level=None)  # transactions as written below
+        scratch.execute(f"CREATE VIRTUAL TABLE w USING fts5({columns}, tokenize='{keyword_index.TOKENIZER}')")
+        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
+        databases[columns] = scratch
+    return databases[columns]
+
+
 @contextmanager
 def _tokenized(columns: str, rows: list[tuple]):
     """A private in-memory database where FTS5 table `w` (these columns, the users' tokenizer)
     holds the rows (rowid 1, 2, ...) and `v` lists their tokens: (term, doc, col, offset)."""
-    scratch = sqlite3.connect(":memory:")
+    scratch = _scratch_database(columns)
+    scratch.execute("BEGIN")
     try:
-        scratch.execute(f"CREATE VIRTUAL TABLE w USING fts5({columns}, tokenize='{keyword_index.TOKENIZER}')")
-        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
         slots = ", ".join("?" * (len(rows[0]) + 1))
         scratch.executemany(f"INSERT INTO w(rowid, {columns}) VALUES ({slots})", [(i, *row) for i, row in enumerate(rows, 1)])
         yield scratch
     finally:
-        scratch.close()
+        scratch.execute("ROLLBACK")
 
 
 def counted(rows: list[tuple[str, str]]) -> list[str]:

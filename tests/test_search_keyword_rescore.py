@@ -2,6 +2,8 @@
 and those meaning search adds, are scored again on every word of the question, with the
 scores the full ranking would give them."""
 
+import sqlite3
+
 import pytest
 from django.db import connection
 
@@ -136,6 +138,18 @@ def test_scoring_again_reproduces_fts5s_bm25_on_the_real_corpus(user, counts):
     if counts == "made from the text when read":
         Passage.objects.filter(user=user).update(terms=None)
     assert same_as_full_ranking(user, [q["q"] for q in dev_questions()], 40) > 1000
+
+
+def test_counting_one_batch_of_passages_leaves_nothing_behind_for_the_next():
+    """The tokenizer's database is kept between batches (per thread): each batch's counts are
+    its own, after a batch that failed too."""
+    alone = keyword_terms.counted([("Starter", "Rye flour starter, fed twice.")])
+    keyword_terms.counted([("Bread", "rye rye bread"), ("Flour", "flour for the starter")] * 3)
+    with pytest.raises(sqlite3.ProgrammingError):  # its second row cannot be stored, after its first was
+        keyword_terms.counted([("Bread", "rye rye rye"), ("Bread", object())])
+    assert keyword_terms.counted([("Starter", "Rye flour starter, fed twice.")]) == alone
+    assert keyword_terms.length(alone[0]) == 6
+    assert keyword_terms.stems(("starters", "running", "the")) == {"starters": "starter", "running": "run", "the": "the"}
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the kept counts are SQLite's")
