@@ -30,13 +30,17 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _clean_redis():
-    """Each run starts with an empty broker database (a stale queue would feed old tasks to workers)."""
+def _empty_broker() -> None:
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).flushdb()
     except redis.RedisError:
         pass  # tests that need Redis will say so
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_redis():
+    """Each run starts with an empty broker database (a stale queue would feed old tasks to workers)."""
+    _empty_broker()
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +85,11 @@ def other_client(other_user):
 
 @pytest.fixture
 def celery_worker(transactional_db):
-    """Start real Celery workers in subprocesses on the test database: `celery_worker(queues=[...])`."""
+    """Start real Celery workers in subprocesses on the test database: `celery_worker(queues=[...])`.
+    The broker starts the test empty: a task an earlier test queued and no worker ran names
+    rows rolled back since, and on SQLite, whose ids start again, this test's rows (a user's
+    index files were removed for a user deleted in another test)."""
+    _empty_broker()
     started = []
 
     def start(queues=("default", "embed", "index"), **kwargs):
