@@ -6,6 +6,10 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from search import receivers
+        from search.consistency import configure_read_connection
 
         receivers.connect()
+        connection_created.connect(configure_read_connection, dispatch_uid="search-read-connection")

@@ -40,3 +40,24 @@ def test_a_failed_search_leaves_no_stale_read_behind(user, transactional_db, mon
         services.search(user, "anything", mode="hybrid")
     create_note_elsewhere(user, "Committed after the failed search")
     assert Note.objects.filter(title="Committed after the failed search").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_a_searchs_reads_are_planned_for_pages_in_memory_and_nothing_else_is(user, transactional_db):
+    """At the default random_page_cost the owner check of a search's ~100 candidates hashed
+    every note of the user; the search's own connection prices a page read at random as one
+    read in sequence (search/consistency.py). Writes and other pages keep the default."""
+    from django.db import connections
+
+    from search.consistency import READ_ALIAS, READ_RANDOM_PAGE_COST, read_connection, repeatable_read
+
+    connections[READ_ALIAS].close()  # a connection made now, as by a web process that starts
+    with repeatable_read():
+        reader = read_connection()
+        assert reader.alias == READ_ALIAS
+        with reader.cursor() as cursor:
+            cursor.execute("SHOW random_page_cost")
+            assert float(cursor.fetchone()[0]) == READ_RANDOM_PAGE_COST
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert float(cursor.fetchone()[0]) == 4.0
