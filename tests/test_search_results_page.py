@@ -239,9 +239,8 @@ def test_a_ranking_shared_by_another_process_is_not_used_once_the_users_passages
 
 def test_a_shared_ranking_reads_back_exactly_and_anything_else_is_ranked_again():
     rankings = {"keyword": [(7, 3.25), (2, 1e-300)], "semantic": [(9, 0.8125)], "none": []}
-    assert kept_rankings._from_bytes(kept_rankings._to_bytes(
-        {name: (array("q", [pk for pk, _ in r]), array("d", [s for _, s in r])) for name, r in rankings.items()}
-    )) == {name: (array("q", [pk for pk, _ in r]), array("d", [s for _, s in r])) for name, r in rankings.items()}
+    packed = {name: (array("q", [pk for pk, _ in r]), array("d", [s for _, s in r])) for name, r in rankings.items()}
+    assert kept_rankings._from_bytes(kept_rankings._to_bytes(packed)) == packed
     kept_rankings.keep((1, "question"), rankings)
     kept_rankings.forget_here()
     assert kept_rankings.get((1, "question")) == rankings
