@@ -72,13 +72,13 @@ def session_cookie(user) -> str:
 class Gunicorn:
     """The production command: 3 sync workers."""
 
-    def __init__(self, lab, workers=3, env=None):
+    def __init__(self, lab, workers=3, env=None, code=ROOT):
         self.port = free_port()
         self.log = open(lab.var / f"gunicorn-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "lablog.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--timeout", "120"],
-            cwd=ROOT, env={**lab.env, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=code, env={**lab.env, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 120
         while True:

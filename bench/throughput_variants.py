@@ -14,6 +14,9 @@ A variant is NAME:KEY=VALUE,KEY=VALUE (empty after the colon: the lab's own sett
 GUNICORN_CMD_ARGS in a variant adds gunicorn options (a --config file with server hooks);
 SEARCH_INDEX_SOCKET=searchd has its processes ask one `manage.py searchd` for the indexes, as
 `make run` and a lab's server do, instead of each holding every index.
+CODE=DIR serves that variant from another version of the code (a `git archive` tree with
+`.venv` and `var/models` linked to this checkout's) on the same data, so that versions are
+compared in one fill and in alternating rounds; the versions must share their migrations.
 """
 
 import argparse
@@ -27,7 +30,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, Lab, load_json  # noqa: E402
+from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, ROOT, Lab, load_json  # noqa: E402
 from lab_scale import Gunicorn, Searchd, _embed_once, edits_going_on, load, procfile_workers, session_cookie  # noqa: E402
 from search_latency import fill  # noqa: E402
 
@@ -82,7 +85,8 @@ def main() -> int:
                 if env.get("SEARCH_INDEX_SOCKET") == "searchd":
                     daemons = daemons or [Searchd(lab)]
                     env = {**env, "SEARCH_INDEX_SOCKET": daemons[0].socket}
-                servers[name] = Gunicorn(lab, env=env)
+                code = Path(env.pop("CODE", ROOT)).resolve()
+                servers[name] = Gunicorn(lab, env=env, code=code)
                 for cookie in cookies:  # every process loads every user's index
                     for _ in range(3):
                         servers[name].get("/search/?" + urlencode({"q": queries[0], "mode": "hybrid"}), {"Cookie": cookie})
