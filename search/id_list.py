@@ -15,13 +15,16 @@ class InIds(Lookup):
 
     prepare_rhs = False  # a list of ints, passed whole
 
-    def _ids(self) -> list[int]:
-        return [int(pk) for pk in self.rhs]
+    @staticmethod
+    def parameter(ids, vendor: str):
+        """The one SQL parameter that carries `ids` on this database."""
+        ids = [int(pk) for pk in ids]
+        return json.dumps(ids) if vendor == "sqlite" else ids
 
     def as_sqlite(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self._ids())]
+        return f"{lhs} IN (SELECT value FROM json_each(%s))", [*params, self.parameter(self.rhs, connection.vendor)]
 
     def as_postgresql(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::bigint[])", [*params, self._ids()]
+        return f"{lhs} = ANY(%s::bigint[])", [*params, self.parameter(self.rhs, connection.vendor)]

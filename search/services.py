@@ -28,6 +28,7 @@ from search.consistency import repeatable_read
 from search.fusion import Group
 from search.id_list import InIds
 from search.models import DismissedRelated, IndexedSource, Passage, Tombstone, UserIndexState
+from search.prepared import Prepared
 
 MODES = ("hybrid", "semantic", "keyword")
 KINDS = ("note", "paper", "snippet", "run")
@@ -41,6 +42,10 @@ class SearchFilters:
     date_from: date | None = None  # note created on/after
     date_to: date | None = None  # note created on/before
     kinds: tuple[str, ...] = KINDS
+
+    def narrow(self) -> bool:
+        """Whether these filters leave out anything the user's own rows would show."""
+        return bool(self.tag or self.paper_id or self.date_from or self.date_to) or not set(KINDS) <= set(self.kinds)
 
 
 @dataclass
@@ -118,6 +123,7 @@ def _start_semantic(user_id: int, query: str, limit: int, index) -> Callable[[],
 
 
 def _filter_q(user, filters: SearchFilters) -> Q:
+    """`user`: the user or their id."""
     kinds = [k for k in filters.kinds if k in KINDS] or list(KINDS)
     # Joining through the owner keeps out rows of deleted sources and anyone else's rows.
     # (No test of the passage's own user_id: SQLite would pick that index over the primary
@@ -144,6 +150,13 @@ HIT_FIELDS = (
     "note__paper_id", "note__paper__title", "paper_id", "paper__title", "paper__created",
 )
 
+
+_HIT_ROWS = Prepared(lambda ids: Passage.objects.filter(InIds(F("pk"), ids)).values_list(*HIT_FIELDS))
+_HIT_TAGS = Prepared(
+    lambda note_ids: Note.tags.through.objects.filter(InIds(F("note_id"), note_ids)).order_by("tag__name").values_list(
+        "note_id", "tag__name"
+    )
+)
 
 Entry = tuple[Group, float, list[tuple[Group, float]]]  # a group, its score, the notes beneath it
 
@@ -174,12 +187,9 @@ def _hits(page: list[Entry], best: dict[Group, int]) -> list[Hit]:
     """The page's hits, each showing its group's best passage (gone meanwhile: left out), a
     paper with its notes beneath."""
     wanted = [best[group] for group, _, notes in page for group in (group, *(note for note, _ in notes))]
-    rows = {row["pk"]: row for row in Passage.objects.filter(pk__in=wanted).values(*HIT_FIELDS)}
+    rows = {row[0]: dict(zip(HIT_FIELDS, row)) for row in _HIT_ROWS.rows(wanted)}
     tags: dict[int, list[str]] = {}
-    note_ids = {row["note_id"] for row in rows.values() if row["note_id"]}
-    for note_id, name in Note.tags.through.objects.filter(note_id__in=note_ids).order_by("tag__name").values_list(
-        "note_id", "tag__name"
-    ):
+    for note_id, name in _HIT_TAGS.rows({row["note_id"] for row in rows.values() if row["note_id"]}):
         tags.setdefault(note_id, []).append(name)
     hits = []
     for group, score, notes in page:
@@ -242,20 +252,29 @@ def _rankings(user_id: int, query: str, mode: str, depth: int) -> kept_rankings.
     return rankings
 
 
+# Ids only; whole rows are read for the page's hits alone. The note's paper comes along on
+# the join the owner check makes: no second query to put found notes beneath their found paper.
+CANDIDATE_FIELDS = ("pk", "kind", "note_id", "paper_id", "note__paper_id")
+_UNFILTERED_CANDIDATES = Prepared(
+    lambda user_id, ids: Passage.objects.filter(_filter_q(user_id, SearchFilters()), InIds(F("pk"), ids)).values_list(
+        *CANDIDATE_FIELDS
+    )
+)
+
+
 def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, depth: int):
     """The keyword and semantic passage rankings the mode asks for, the group (a note
     with its snippets and runs, or a paper) of every candidate that passes the filters (and
     still exists, and is the user's), and the paper each of those notes is about."""
     rankings = _rankings(user.pk, query, mode, depth)
     candidates = {pk for ranking in rankings.values() for pk, _ in ranking}
-    # Ids only; whole rows are read for the page's hits alone.
-    allowed = Passage.objects.filter(_filter_q(user, filters), InIds(F("pk"), candidates))
+    if not filters.narrow():  # most searches: the SQL compiled once
+        rows = _UNFILTERED_CANDIDATES.rows(user.pk, candidates)
+    else:
+        allowed = Passage.objects.filter(_filter_q(user, filters), InIds(F("pk"), candidates))
+        rows = (allowed.distinct() if filters.tag else allowed).values_list(*CANDIDATE_FIELDS)
     groups, about = {}, {}
-    # The note's paper comes along on the join the owner check makes: no second query to
-    # put found notes beneath their found paper.
-    for pk, kind, note_id, paper_id, note_paper_id in (allowed.distinct() if filters.tag else allowed).values_list(
-        "pk", "kind", "note_id", "paper_id", "note__paper_id"
-    ):
+    for pk, kind, note_id, paper_id, note_paper_id in rows:
         groups[pk] = ("paper", paper_id) if kind == Passage.PAPER else ("note", note_id)
         if note_paper_id is not None:
             about[note_id] = note_paper_id

@@ -13,6 +13,7 @@ from django.conf import settings
 from search.hnsw import files
 from search.hnsw.rwlock import RWLock
 from search.models import DIMENSIONS, Passage, Tombstone, UserIndexState
+from search.prepared import Prepared
 
 log = logging.getLogger(__name__)
 ROWS_PER_BATCH = 2000
@@ -20,10 +21,15 @@ ROWS_PER_BATCH = 2000
 BYTES_PER_ELEMENT = DIMENSIONS * 4 + 2 * 16 * 4 + 4 + 8
 
 
+# Every search reads it: its SQL compiled once (search/prepared.py).
+_POSITION = Prepared(lambda user_id: UserIndexState.objects.filter(user_id=user_id).values_list("seq", "pruned_seq", "active_model"))
+
+
 def position(user_id: int) -> tuple[int, int, str]:
     """(index position, pruned position, recorded active model) of the user, read at once:
     a model switch changes the active model and removes the old vectors in one commit."""
-    return UserIndexState.objects.filter(user_id=user_id).values_list("seq", "pruned_seq", "active_model").first() or (0, 0, "")
+    rows = _POSITION.rows(user_id)  # one row a user at most (user_id is its key)
+    return rows[0] if rows else (0, 0, "")
 
 
 def current_seq(user_id: int) -> int:
