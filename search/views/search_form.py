@@ -6,12 +6,17 @@ from django import forms
 
 from notes.forms import PaperTypeAhead
 from notes.models import Tag
+from search.prepared import Prepared
 from search.services import SearchFilters
 
 MODES = [("hybrid", "Hybrid"), ("semantic", "Meaning"), ("keyword", "Words")]
 KINDS = [("note", "Notes"), ("paper", "Papers"), ("snippet", "Snippets"), ("run", "Runs")]
 # Deep enough for any real paging; keeps the offset handed to the search service sane.
 MAX_PAGE = 1000
+
+
+# Every full results page lists the user's tags: the SQL compiled once (search/prepared.py).
+_TAG_NAMES = Prepared(lambda user_id: Tag.objects.for_user(user_id).values_list("name"))
 
 
 class SearchForm(PaperTypeAhead):
@@ -31,9 +36,7 @@ class SearchForm(PaperTypeAhead):
         # Callables: read only when a select is rendered or a tag/paper value is checked, so
         # the live dropdown (neither) costs no queries for them; and read once per form (the
         # select and the check each iterate them).
-        self.fields["tag"].choices = cache(lambda: [("", "Any tag")] + [
-            (t, t) for t in Tag.objects.for_user(user).values_list("name", flat=True)
-        ])
+        self.fields["tag"].choices = cache(lambda: [("", "Any tag")] + [(t, t) for (t,) in _TAG_NAMES.rows(user.pk)])
 
     def search_args(self) -> dict:
         """Keyword arguments for the search service from the valid fields; a bad field is left out
