@@ -2,7 +2,8 @@
 
 Django builds and compiles a queryset's SQL anew each time it runs: for the four statements
 of a repeated search (the user's index position, the candidates' owner check, the hits and
-their tags) that was most of the search's CPU (1.3 of ~3.5 ms, README, Measured figures).
+their tags) that was more than half of the search's CPU. Compiled once, a repeated full
+results page went from 8.6 to 6.3 ms of CPU (bench/search_page_cpu.py, README, Measured figures).
 A Prepared query builds its queryset once per database connection with stand-in values,
 keeps the SQL, where each stand-in went among its parameters and the result converters the
 ORM would apply, and then runs that SQL with the values of the call, through the same
