@@ -43,7 +43,7 @@ class SearchFilters:
     date_to: date | None = None  # note created on/before
     kinds: tuple[str, ...] = KINDS
 
-    def narrow(self) -> bool:
+    def narrows(self) -> bool:
         """Whether these filters leave out anything the user's own rows would show."""
         return bool(self.tag or self.paper_id or self.date_from or self.date_to) or not set(KINDS) <= set(self.kinds)
 
@@ -268,7 +268,7 @@ def _ranked_candidates(user, query: str, mode: str, filters: SearchFilters, dept
     still exists, and is the user's), and the paper each of those notes is about."""
     rankings = _rankings(user.pk, query, mode, depth)
     candidates = {pk for ranking in rankings.values() for pk, _ in ranking}
-    if not filters.narrow():  # most searches: the SQL compiled once
+    if not filters.narrows():  # most searches: the SQL compiled once
         rows = _UNFILTERED_CANDIDATES.rows(user.pk, candidates)
     else:
         allowed = Passage.objects.filter(_filter_q(user, filters), InIds(F("pk"), candidates))
