@@ -14,8 +14,8 @@ A variant is NAME:KEY=VALUE,KEY=VALUE (empty after the colon: the lab's own sett
 GUNICORN_CMD_ARGS in a variant adds gunicorn options (a --config file with server hooks);
 SEARCH_INDEX_SOCKET=searchd has its processes ask one `manage.py searchd` for the indexes, as
 `make run` and a lab's server do, instead of each holding every index.
-CODE=DIR serves that variant from another version of the code (a `git archive` tree with
-`.venv` and `var/models` linked to this checkout's) on the same data, so that versions are
+CODE=DIR serves that variant from another version of the code (a `git archive` tree; this
+checkout's `.venv` runs it and its models serve it) on the same data, so that versions are
 compared in one fill and in alternating rounds; the versions must share their migrations.
 """
 
@@ -85,8 +85,8 @@ def main() -> int:
                 if env.get("SEARCH_INDEX_SOCKET") == "searchd":
                     daemons = daemons or [Searchd(lab)]
                     env = {**env, "SEARCH_INDEX_SOCKET": daemons[0].socket}
-                code = Path(env.pop("CODE", ROOT)).resolve()
-                servers[name] = Gunicorn(lab, env=env, code=code)
+                code = Path(env.get("CODE", ROOT)).resolve()
+                servers[name] = Gunicorn(lab, env={k: v for k, v in env.items() if k != "CODE"}, code=code)
                 for cookie in cookies:  # every process loads every user's index
                     for _ in range(3):
                         servers[name].get("/search/?" + urlencode({"q": queries[0], "mode": "hybrid"}), {"Cookie": cookie})
