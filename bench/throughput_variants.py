@@ -3,9 +3,10 @@
 
 Fills USERS users with PASSAGES passages each (as bench/lab_scale.py does), starts one
 production-command gunicorn (3 sync workers) per variant, each with its own environment
-on top of the lab's, warms every one the same way, then measures them in turn, ROUNDS
-times, so that the machine's drift over the run falls on every variant alike: compare
-variants within a round, as ratios.
+on top of the lab's, warms every one the same way and lets the Celery workers settle
+(lab_scale.settle_workers), then measures them in turn, ROUNDS times, so that the
+machine's drift over the run falls on every variant alike: compare variants within a
+round, as ratios.
 
     .venv/bin/python bench/throughput_variants.py --variant base: --variant cache256:SQLITE_CACHE_MB=256 \\
         [--users 21] [--passages 20000] [--rounds 3] [--seconds 12] [--clients 16] [--edits] [--json]
@@ -31,7 +32,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_CORPUS, DEFAULT_QUERIES, ROOT, Lab, load_json  # noqa: E402
-from lab_scale import Gunicorn, Searchd, _embed_once, edits_going_on, load, procfile_workers, session_cookie  # noqa: E402
+from lab_scale import (  # noqa: E402
+    Gunicorn,
+    Searchd,
+    _embed_once,
+    edits_going_on,
+    load,
+    procfile_workers,
+    session_cookie,
+    settle_workers,
+)
 from search_latency import fill  # noqa: E402
 
 
@@ -92,6 +102,7 @@ def main() -> int:
                         servers[name].get("/search/?" + urlencode({"q": queries[0], "mode": "hybrid"}), {"Cookie": cookie})
             for server in servers.values():  # untimed: each process embeds the questions once
                 load(server, cookies, queries, args.clients, args.seconds)
+            settle_workers(users[0], corpus)
             for k in range(args.rounds):
                 figures = {}
                 for name, server in servers.items():
