@@ -6,7 +6,7 @@ from exchange.uploads import megabytes
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(required=False, help_text="A .txt, .md, .zip, .bib, .ris or .json file.")
+    file = forms.FileField(required=False, help_text="A .txt, .md, .zip, .bib, .ris or .json file (Lablog or CSL JSON).")
     text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8}), label="…or paste text")
     format = forms.ChoiceField(choices=[("", "Detect it")] + list(FORMATS.items()), required=False)
 

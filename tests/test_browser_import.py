@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from notes.models import Note, Paper
-from tests.browser import OUTPUT_DIR, browser_context, chromium, logged_in_page, page, screenshot  # noqa: F401
+from tests.browser import OUTPUT_DIR, browser_context, chromium, each_layout, logged_in_page, page, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -77,3 +77,22 @@ def test_a_title_offered_in_the_report_is_taken_in_one_click(logged_in_page, use
     expect(notice).to_contain_text(f"Titled “{colpali}”")
     assert Note.objects.get(user=user, paper__arxiv_id="2407.01449").title == colpali
     assert Paper.objects.get(user=user, arxiv_id="2407.01449").title == colpali
+
+
+def test_a_zotero_csl_json_export_imports_through_the_page_naming_its_bad_item(celery_worker, logged_in_page, user, tmp_path):
+    from tests.test_import_csl_json import CSL
+
+    celery_worker(queues=["default"])
+    page = logged_in_page
+    library = tmp_path / "My Library.json"
+    library.write_bytes(CSL)
+    for layout in each_layout(page):
+        page.goto("/exchange/import/")
+        screenshot(page, f"import-page-{layout}.png")
+    import_through_the_page(page, library)
+    expect(page.locator('.import-report tr.created [data-kind="papers"]')).to_have_text("3")
+    expect(page.locator(".import-failed")).to_contain_text("the reference has no title")
+    for layout in each_layout(page):
+        page.reload()
+        screenshot(page, f"import-csl-json-report-{layout}.png")
+    assert Paper.objects.get(user=user, arxiv_id="2207.12598").authors == "Jonathan Ho\nTim Salimans"

@@ -11,7 +11,7 @@ from typing import Callable
 
 from django.conf import settings
 
-from exchange.importers import blog_feed, bibtex, lablog_json, markdown, paper_list, research_log, ris
+from exchange.importers import bibtex, blog_feed, csl_json, lablog_json, markdown, paper_list, research_log, ris
 from exchange.importers.base import Context, Item, ItemError, Report, decode, run_items
 from notes.attachments import FILE_SUFFIXES, check_size
 
@@ -22,11 +22,12 @@ FORMATS = {
     "markdown": "Markdown: a file, or a zip of a vault",
     "bibtex": "BibTeX (.bib)",
     "ris": "RIS (.ris, from Zotero, Mendeley or EndNote)",
+    "csl": "CSL JSON (.json, from Zotero, Mendeley or Pandoc)",
     "json": "Lablog JSON export",
 }
 _TEXT_IMPORTERS = {
     "log": research_log.items, "papers": paper_list.items, "feed": blog_feed.items,
-    "bibtex": bibtex.items, "ris": ris.items, "json": lablog_json.items,
+    "bibtex": bibtex.items, "ris": ris.items, "csl": csl_json.items, "json": lablog_json.items,
 }
 Progress = Callable[[int, int], None]
 # Files of references in a vault or folder: their papers come in with its notes.
@@ -47,6 +48,8 @@ def detect(name: str, data: bytes) -> str:
     if suffix in markdown.MARKDOWN_SUFFIXES:
         return "markdown"
     head = data[:200_000].decode("utf-8", "replace")
+    if csl_json.looks_like(head):
+        return "csl"
     if suffix == ".json" or lablog_json.looks_like(head):
         return "json"
     if re.search(r"^\s*@\s*[A-Za-z]+\s*\{\s*[^\s,{}]+\s*,", head, re.M):
