@@ -90,6 +90,7 @@ def test_csl_json_is_recognised_by_its_content_and_a_lablog_export_still_is_one(
     assert detect("10.48550.json", json.dumps(LIBRARY[0]).encode()) == "csl"
     assert detect("export.json", b'{"format": "lablog", "version": 3, "notes": []}') == "json"
     assert detect("data.json", b'[{"name": "no type here"}]') == "json"
+    assert detect("pages.json", b'[{"id": 1, "type": "page", "title": "Another app\'s page"}]') == "json"
 
 
 def test_bad_csl_json_says_why_and_the_good_references_still_come_in(user):

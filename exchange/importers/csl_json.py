@@ -26,15 +26,22 @@ _NAME_PARTS = ("given", "dropping-particle", "non-dropping-particle", "family", 
 # Rich text Zotero keeps in titles (<i>E. coli</i>) and the JATS markup of Crossref's abstracts.
 _MARKUP = re.compile(r"</?(?:i|b|em|strong|sup|sub|sc|p|span|jats:[a-z-]+)(?:\s[^<>]*)?>", re.I)
 _LEADING_YEAR = re.compile(r"\d{4}")
+# CSL 1.0.2's item types: another app's JSON of objects with a "type" is not taken for references.
+TYPES = frozenset("""article article-journal article-magazine article-newspaper bill book broadcast chapter
+    classic collection dataset document entry entry-dictionary entry-encyclopedia event figure graphic hearing
+    interview legal_case legislation manuscript map motion_picture musical_score pamphlet paper-conference patent
+    performance periodical personal_communication post post-weblog regulation report review review-book software
+    song speech standard thesis treaty webpage""".split())
 
 
 def looks_like(head: str) -> bool:
-    """A list whose first item is an object with a CSL "type" (or one such object alone)."""
-    text = head.lstrip("\ufeff \t\r\n")
-    first = text[:4000]
+    """A list whose first item is an object of a CSL type (or one such object alone)."""
+    first = head.lstrip("\ufeff \t\r\n")[:4000]
+    # One object alone is a reference, unless it says what format it is (a Lablog export does).
     if not re.match(r"\[\s*\{", first) and not (first.startswith("{") and '"format"' not in first):
         return False
-    return bool(re.search(r'"type"\s*:\s*"', first)) and bool(re.search(r'"(?:title|id)"\s*:', first))
+    kind = re.search(r'"type"\s*:\s*"([^"]*)"', first)
+    return bool(kind) and kind.group(1) in TYPES and bool(re.search(r'"(?:title|id)"\s*:', first))
 
 
 def load(text: str) -> list:
