@@ -64,12 +64,16 @@ def test_each_reference_becomes_a_paper_with_its_fields(user):
     assert (vq.citation_key, vq.year, vq.venue) == ("vandenoord2017neural", 2017, "NeurIPS")
 
 
-def test_importing_the_library_again_updates_the_same_papers(user):
+def test_the_library_exported_again_by_another_tool_updates_the_same_papers(user):
     import_bytes(user, "My Library.json", CSL)
-    again = import_bytes(user, "My Library.json", CSL.replace(b"trade off", b"balance")).as_dict()
-    assert again["created"]["papers"] == 0 and again["updated"]["papers"] == 3
+    # Better BibTeX's export of the same library a month later: citation keys as ids, an abstract edited.
+    rekeyed = [{**item, "id": f"key{n}"} for n, item in enumerate(LIBRARY)]
+    rekeyed[0]["abstract"] = "Guidance without a classifier."
+    again = import_bytes(user, "Better Library.json", json.dumps(rekeyed).encode()).as_dict()
+    assert (again["created"]["papers"], again["updated"]["papers"]) == (0, 3)
     assert Paper.objects.filter(user=user).count() == 3
-    assert "balance mode coverage" in Paper.objects.get(user=user, arxiv_id="2207.12598").abstract
+    cfg = Paper.objects.get(user=user, arxiv_id="2207.12598")
+    assert (cfg.abstract, cfg.citation_key) == ("Guidance without a classifier.", "key0")
 
 
 def test_a_library_imported_as_ris_then_as_csl_json_is_not_doubled(user):
