@@ -86,6 +86,21 @@ def test_a_library_imported_as_ris_then_as_csl_json_is_not_doubled(user):
     assert Paper.objects.filter(user=user).count() == 3
 
 
+def test_a_zipped_obsidian_vault_brings_the_papers_of_its_csl_json_library_and_leaves_its_settings(user):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("Zotero/My Library.json", CSL)  # the export Obsidian's citation plugins read
+        archive.writestr(".obsidian/app.json", json.dumps({"type": "split", "id": "a1b2", "children": []}))
+        archive.writestr(".obsidian/plugins/citations/data.json", json.dumps({"citationExportPath": "Zotero/My Library.json"}))
+        archive.writestr("Guidance.md", "Notes on [[Classifier-Free Diffusion Guidance]].")
+    report = import_bytes(user, "vault.zip", buffer.getvalue()).as_dict()
+    assert report["created"] == {"notes": 1, "papers": 3, "snippets": 0, "runs": 0, "files": 0}
+    assert report["failed"] == [{"item": "item 4: https://example.org/", "reason": "the reference has no title"}]
+
+
 def test_csl_json_is_recognised_by_its_content_and_a_lablog_export_still_is_one():
     assert detect("My Library.json", CSL) == "csl"
     assert detect("", CSL) == "csl"  # pasted

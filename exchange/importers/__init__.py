@@ -31,7 +31,7 @@ _TEXT_IMPORTERS = {
 }
 Progress = Callable[[int, int], None]
 # Files of references in a vault or folder: their papers come in with its notes.
-_REFERENCE_FILES = {".bib": bibtex.items, ".ris": ris.items}
+_REFERENCE_FILES = {".bib": bibtex.items, ".ris": ris.items, ".json": csl_json.library_items}
 # What a vault's notes are made of: their text and the references beside them.
 _TEXT_SUFFIXES = (*markdown.MARKDOWN_SUFFIXES, *_REFERENCE_FILES)
 
@@ -163,8 +163,8 @@ def _path_loader(path: Path) -> Callable[[], bytes]:
 
 
 def _file_items(vault: Vault, report: Report) -> list[Item]:
-    """Markdown files of a vault become notes, `.bib` and `.ris` files in it papers, images and
-    PDFs the notes refer to the notes' files."""
+    """Markdown files of a vault become notes, `.bib`, `.ris` and CSL JSON files in it papers,
+    images and PDFs the notes refer to the notes' files."""
     files, assets = vault
     items = []
     for path, content in files:

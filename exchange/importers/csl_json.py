@@ -60,6 +60,12 @@ def items(text: str, name: str) -> list[Item]:
     return [Item(label=_label(n, entry), save=_saver(entry)) for n, entry in enumerate(load(text), start=1)]
 
 
+def library_items(text: str, name: str) -> list[Item]:
+    """A `.json` file in a vault or folder: its references if it is a CSL JSON library (the one
+    Obsidian's citation plugins read), nothing if it is another app's (Obsidian's settings)."""
+    return items(text, name) if looks_like(text) else []
+
+
 def _label(n: int, entry) -> str:
     """`item 3: Its title`, or what else says which one it is (its URL, or what it was)."""
     if not isinstance(entry, dict):
