@@ -61,7 +61,7 @@ def test_each_reference_becomes_a_paper_with_its_fields(user):
     assert beat.venue == "Advances in Neural Information Processing Systems"
     vq = Paper.objects.get(user=user, arxiv_id="1711.00937")
     assert vq.authors == "Aäron van den Oord\nOriol Vinyals\nGoogle DeepMind"
-    assert (vq.citation_key, vq.year, vq.venue) == ("vandenoord2017neural", 2017, "NeurIPS")
+    assert (vq.citation_key, vq.year, vq.published, vq.venue) == ("vandenoord2017neural", 2017, date(2017, 11, 2), "NeurIPS")
 
 
 def test_the_library_exported_again_by_another_tool_updates_the_same_papers(user):
@@ -120,16 +120,19 @@ def test_bad_csl_json_says_why_and_the_good_references_still_come_in(user):
     assert not_a_list["failed"][0]["reason"] == "not CSL JSON: expected a list of references, each an object with a title"
     # Crossref gives titles as lists; a stray string or number in the list fails alone.
     mixed = [{"type": "article-journal", "title": ["Attention Is All You Need"], "issued": {"date-parts": [[2017, 6]]}},
+             {"type": "book", "title": "Deep Learning", "issued": {"literal": "Autumn 2016"}},
              "a stray string", 42, {"type": "article-journal", "title": {"nested": "object"}}]
     report = import_bytes(user, "crossref.json", json.dumps(mixed).encode()).as_dict()
-    assert report["created"]["papers"] == 1
+    assert report["created"]["papers"] == 2
     assert report["failed"] == [
-        {"item": 'item 2: "a stray string"', "reason": "expected an object (a reference with a title)"},
-        {"item": "item 3: 42", "reason": "expected an object (a reference with a title)"},
-        {"item": "item 4", "reason": "the reference has no title"},
+        {"item": 'item 3: "a stray string"', "reason": "expected an object (a reference with a title)"},
+        {"item": "item 4: 42", "reason": "expected an object (a reference with a title)"},
+        {"item": "item 5", "reason": "the reference has no title"},
     ]
     attention = Paper.objects.get(user=user, title="Attention Is All You Need")
     assert (attention.year, attention.published) == (2017, date(2017, 6, 1))
+    book = Paper.objects.get(user=user, title="Deep Learning")
+    assert (book.year, book.published) == (2016, None)
 
 
 @pytest.mark.worker

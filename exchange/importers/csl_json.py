@@ -25,7 +25,7 @@ _FIELDS = {
 _NAME_PARTS = ("given", "dropping-particle", "non-dropping-particle", "family", "suffix")
 # Rich text Zotero keeps in titles (<i>E. coli</i>) and the JATS markup of Crossref's abstracts.
 _MARKUP = re.compile(r"</?(?:i|b|em|strong|sup|sub|sc|p|span|jats:[a-z-]+)(?:\s[^<>]*)?>", re.I)
-_LEADING_YEAR = re.compile(r"\d{4}")
+_YEAR = re.compile(r"\d{4}")
 # CSL 1.0.2's item types: another app's JSON of objects with a "type" is not taken for references.
 TYPES = frozenset("""article article-journal article-magazine article-newspaper bill book broadcast chapter
     classic collection dataset document entry entry-dictionary entry-encyclopedia event figure graphic hearing
@@ -97,8 +97,9 @@ def _names(people) -> list[str]:
 
 
 def _date(issued) -> dict[str, str]:
-    """`{"date-parts": [[2022, 7, 26]]}` -> {"date": "2022-07-26"}; a raw or literal date
-    gives its year only."""
+    """`{"date-parts": [[2022, 7, 26]]}` -> {"date": "2022-07-26"}; a raw date that starts
+    with its year is read as biblatex's ISO date is ("2017-11-02", "2017"), any other raw or
+    literal date gives its year only ("Spring 2017")."""
     if not isinstance(issued, dict):
         return {}
     parts = issued.get("date-parts")
@@ -107,7 +108,10 @@ def _date(issued) -> dict[str, str]:
         if all(n.isdigit() for n in numbers) and len(numbers[0]) == 4:
             return {"date": "-".join([numbers[0], *(n.zfill(2) for n in numbers[1:])])}
     for variable in ("raw", "literal"):
-        if match := _LEADING_YEAR.search(_text(issued.get(variable))):
+        text = _text(issued.get(variable))
+        if _YEAR.match(text):
+            return {"date": text}
+        if match := _YEAR.search(text):
             return {"year": match.group(0)}
     return {}
 
