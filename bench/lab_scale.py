@@ -11,10 +11,10 @@ their snapshots as the index writer does, then measures on this machine:
     clients against gunicorn with 3 sync workers (the production command), one note edit a
     second going on through real workers, warm and settled first (settle_workers); quiet and
     with edits alternately REPEATS times, each figure the median run; the dev questions come
-    round again, so what each process keeps of a question counts, then
-    questions never asked before, each once; searches/s, p50/p99, errors; CPU ms a request
-    of gunicorn, of the clients (this process), and of the rest, with PostgreSQL's, Redis's
-    and the Celery workers' share of it;
+    round again, so what each process keeps of a question counts, then questions never
+    asked before, each once; searches/s, p50/p99, errors; CPU ms a request of gunicorn, of
+    the clients (this process), and of the rest, with PostgreSQL's, Redis's and the Celery
+    workers' share of it;
   - memory: total RSS of the gunicorn processes once every process has served every user,
     against the size of one copy of every index (with and without a memory budget);
   - searchd: the same with searchd holding the indexes (`manage.py searchd`, web processes
