@@ -86,9 +86,6 @@ def test_a_zotero_csl_json_export_imports_through_the_page_naming_its_bad_item(c
     page = logged_in_page
     library = tmp_path / "My Library.json"
     library.write_bytes(CSL)
-    for layout in each_layout(page):
-        page.goto("/exchange/import/")
-        screenshot(page, f"import-page-{layout}.png")
     import_through_the_page(page, library)
     expect(page.locator('.import-report tr.created [data-kind="papers"]')).to_have_text("3")
     expect(page.locator(".import-failed")).to_contain_text("the reference has no title")
